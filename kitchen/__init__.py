@@ -1,0 +1,1 @@
+"""kitchen: a kitchen display system for multi-brand delivery kitchens."""

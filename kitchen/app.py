@@ -1,0 +1,93 @@
+"""create_app(settings) -> Litestar: the only place that wires plugins and routes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kitchen.cli import KitchenCLIPlugin
+from kitchen.db import create_db_config
+from kitchen.errors import EXCEPTION_HANDLERS
+from kitchen.health import health, ready
+from kitchen.orders.api import OrderController
+from kitchen.orders.service import Clock, Listener, OrderService, system_clock
+from kitchen.settings import PROJECT_ROOT, Settings
+
+STATIC_DIR = PROJECT_ROOT / "static"
+SWAGGER_UI = "/static/vendor/swagger-ui/5.35.0"
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock = system_clock,
+    listeners: Sequence[Listener] = (),
+) -> Litestar:
+    """Build the app for `settings` (default: from the environment) with an injectable clock."""
+    settings = settings or Settings.from_env()
+    db_config = create_db_config(settings)
+
+    def provide_orders(db_session: AsyncSession) -> OrderService:
+        return OrderService(db_session, clock=clock, listeners=listeners)
+
+    def provide_max_page_size() -> int:
+        return settings.max_page_size
+
+    return Litestar(
+        route_handlers=[
+            OrderController,
+            health,
+            ready,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies={
+            "orders": Provide(provide_orders, sync_to_thread=False),
+            "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
+        },
+        plugins=[SQLAlchemyPlugin(config=db_config), KitchenCLIPlugin()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="kitchen",
+            version="0.1.0",
+            description="Orders from delivery channels, their status and history.",
+            path="/api",
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/docs",
+                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                    favicon=f'<link rel="icon" type="image/png" href="{SWAGGER_UI}/favicon-32x32.png">',
+                )
+            ],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
+            log_exceptions="never",  # errors.py logs what matters, without echoing client errors
+        ),
+        debug=settings.debug,
+        state=State({"settings": settings}),
+    )
+
+
+@functools.cache
+def _default_app() -> Litestar:
+    return create_app()
+
+
+def __getattr__(name: str) -> Any:
+    # `kitchen.app:app` is built on first use, so importing this module has no side effects.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

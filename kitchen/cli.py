@@ -1,0 +1,22 @@
+"""The `kitchen` command: Litestar's CLI bound to kitchen.app:app, plus the kitchen's own commands."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from litestar.plugins import CLIPluginProtocol
+
+
+class KitchenCLIPlugin(CLIPluginProtocol):
+    def on_cli_init(self, cli: click.Group) -> None:
+        from kitchen.demo import demo_command
+
+        cli.add_command(demo_command)
+
+
+def main() -> None:
+    os.environ.setdefault("LITESTAR_APP", "kitchen.app:app")
+    from litestar.cli.main import litestar_group
+
+    litestar_group()

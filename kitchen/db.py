@@ -1,0 +1,73 @@
+"""Engine, session and advanced-alchemy configuration for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from kitchen.settings import PROJECT_ROOT, Settings
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """The one engine of the app: a pooled asyncpg engine, or a SQLite file in WAL mode."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            # Writers wait for the write lock instead of failing at once with "database is locked".
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        )
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        # A connection that died while idle (database restarted) is replaced, not handed out.
+        pool_pre_ping=True,
+        connect_args={"timeout": settings.db_pool_timeout_seconds, "command_timeout": 30},
+    )
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the boards read while a cook's tap writes; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_db_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
+    return SQLAlchemyAsyncConfig(
+        engine_instance=engine or create_engine(settings),
+        # The service commits itself (then publishes); nothing is committed behind its back.
+        before_send_handler=None,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        # Our clock stamps updated_at; the listener would overwrite it with the wall clock.
+        enable_touch_updated_timestamp_listener=False,
+        engine_config=EngineConfig(),
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            script_config=str(PROJECT_ROOT / "alembic.ini"),
+            version_table_name="alembic_version",
+            render_as_batch=True,
+            compare_type=True,
+        ),
+    )

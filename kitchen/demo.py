@@ -1,0 +1,217 @@
+"""Realistic demo data: several brands, their menus, returning customers, orders in every status.
+
+Every order goes through the order service with a scripted clock, so its history looks like a
+real week in the kitchen: arrivals through the day, minutes of cooking, couriers on time or late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from kitchen.db import create_engine
+from kitchen.orders.models import EventSource, Order
+from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
+from kitchen.orders.service import OrderService
+from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.settings import Settings
+
+
+@dataclass(frozen=True)
+class DemoBrand:
+    id: str
+    name: str
+    colour: str
+    menu: tuple[tuple[str, str], ...]  # (PLU, name)
+
+
+BRANDS = (
+    DemoBrand(
+        "60bfc6dc4887c9851d5a0245",
+        "Burger Bros",
+        "#e4572e",
+        (
+            ("BB-0001", "Hawaii Burger"),
+            ("BB-0002", "Double Smash"),
+            ("BB-0003", "Halloumi Burger"),
+            ("BB-0010", "Sweet Potato Fries"),
+            ("BB-0011", "Onion Rings"),
+        ),
+    ),
+    DemoBrand(
+        "60bfc6dc4887c9851d5a0250",
+        "Sushi Society",
+        "#17bebb",
+        (
+            ("SS-0001", "Sushi Set Large"),
+            ("SS-0002", "Salmon Nigiri x6"),
+            ("SS-0003", "Spicy Tuna Roll"),
+            ("SS-0010", "Edamame"),
+            ("SS-0011", "Miso Soup"),
+        ),
+    ),
+    DemoBrand(
+        "60bfc6dc4887c9851d5a0255",
+        "Pizza Piazza",
+        "#ffc914",
+        (
+            ("PP-0001", "Margherita"),
+            ("PP-0002", "Diavola"),
+            ("PP-0003", "Quattro Formaggi"),
+            ("PP-0010", "Garlic Bread"),
+        ),
+    ),
+    DemoBrand(
+        "60bfc6dc4887c9851d5a0260",
+        "Green Bowl",
+        "#76b041",
+        (
+            ("GB-0001", "Falafel Bowl"),
+            ("GB-0002", "Poke Bowl Tofu"),
+            ("GB-0003", "Caesar Salad"),
+            ("GB-0010", "Lemonade"),
+        ),
+    ),
+)
+
+FIRST_NAMES = ("Aino", "Eero", "Leena", "Mikko", "Sofia", "Juha", "Noora", "Ville", "Emma", "Onni")
+LAST_NAMES = ("Virtanen", "Korhonen", "Nieminen", "Mäkinen", "Hämäläinen", "Laine", "Heikkinen")
+STREETS = ("Mannerheimintie", "Hämeentie", "Fredrikinkatu", "Bulevardi", "Huuvatie", "Kalevankatu")
+
+
+class ScriptedClock:
+    """A clock the demo moves by hand, so every event gets a believable time."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.ceiling = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, rng: random.Random, low_seconds: int, high_seconds: int) -> None:
+        # Never past the real present: the demo has no events from the future.
+        self.now = min(self.now + timedelta(seconds=rng.randrange(low_seconds, high_seconds)), self.ceiling)
+
+
+def _customers(rng: random.Random, count: int) -> list[tuple[str, str, str]]:
+    people = []
+    for _ in range(count):
+        account = f"{rng.getrandbits(96):024x}"
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        phone = f"+35840{rng.randrange(1_000_000, 9_999_999)}"
+        people.append((account, name, phone))
+    return people
+
+
+def _new_order(rng: random.Random, brand: DemoBrand, customer: tuple[str, str, str], at: datetime) -> NewOrder:
+    account, name, phone = customer
+    dishes = rng.sample(brand.menu, k=rng.choice((1, 2, 2, 3, 3, 3, 4)))
+    return NewOrder(
+        account=account,
+        brand_id=brand.id,
+        channel_order_id=f"{rng.choice(('WOLT', 'FOOD', 'UBER'))}-{rng.randrange(10**7, 10**8)}",
+        customer=Customer(name=name, phone_number=phone),
+        delivery_address=DeliveryAddress(
+            street=f"{rng.choice(STREETS)} {rng.randrange(1, 60)}", city="Helsinki", postal_code="00100"
+        ),
+        pickup_time=at + timedelta(minutes=rng.choice((15, 20, 20, 25, 30))),
+        created=at - timedelta(seconds=rng.randrange(5, 40)),
+        items=[NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish in dishes],
+    )
+
+
+async def _cook(
+    orders: OrderService, clock: ScriptedClock, rng: random.Random, order: Order, until: OrderStatus
+) -> None:
+    """Walk an order through the kitchen to `until`, moving the clock as a cook would take."""
+    plus = [item.plu for item in order.items]
+    if until is OrderStatus.RECEIVED:
+        return
+    if until is OrderStatus.CANCELLED:
+        clock.advance(rng, 30, 300)
+        await orders.set_order_status(order.id, OrderStatus.CANCELLED, EventSource.DEMO)
+        return
+    for plu in plus:
+        clock.advance(rng, 20, 150)
+        await orders.set_item_status(order.id, plu, ItemStatus.PREPARING, EventSource.DEMO)
+    finished = plus if until is not OrderStatus.PREPARING else plus[: len(plus) // 2]
+    for plu in finished:
+        clock.advance(rng, 120, 720)
+        await orders.set_item_status(order.id, plu, ItemStatus.READY, EventSource.DEMO)
+    if until is OrderStatus.PICKED_UP:
+        clock.advance(rng, 30, 600)
+        await orders.set_order_status(order.id, OrderStatus.PICKED_UP, EventSource.DEMO)
+
+
+async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
+    """Write the demo orders; returns how many were created."""
+    rng = random.Random(seed)
+    engine = create_engine(settings)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    real_now = datetime.now(UTC).replace(microsecond=0)
+    clock = ScriptedClock(real_now)
+    customers = _customers(rng, 40)
+    # A few regulars order far more often than the rest.
+    weights = [12 if i < 4 else 3 if i < 12 else 1 for i in range(len(customers))]
+    created = 0
+    try:
+        async with sessions() as session:
+            orders = OrderService(session, clock=clock)
+            start = real_now - timedelta(days=days)
+            moment = start.replace(hour=8, minute=0, second=0)
+            # History: lunch and dinner rushes over the past days, everything picked up or cancelled.
+            while moment < real_now - timedelta(hours=2):
+                local_hour = moment.astimezone(settings.zone).hour
+                busy = 11 <= local_hour <= 13 or 17 <= local_hour <= 20
+                quiet = local_hour < 10 or local_hour >= 22
+                moment += timedelta(minutes=rng.randrange(4, 12) if busy else rng.randrange(40, 120))
+                if quiet:
+                    continue
+                clock.now = moment
+                customer = rng.choices(customers, weights)[0]
+                order, _ = await orders.ingest(_new_order(rng, rng.choice(BRANDS), customer, moment), EventSource.DEMO)
+                fate = OrderStatus.CANCELLED if rng.random() < 0.04 else OrderStatus.PICKED_UP
+                await _cook(orders, clock, rng, order, fate)
+                created += 1
+            # Now: a live board with orders in every open status, and one just cancelled.
+            live = [OrderStatus.RECEIVED] * 4 + [OrderStatus.PREPARING] * 4 + [OrderStatus.READY] * 2
+            live.append(OrderStatus.CANCELLED)
+            for index, status in enumerate(live):
+                clock.now = real_now - timedelta(minutes=len(live) * 2 - index)
+                customer = rng.choices(customers, weights)[0]
+                order, _ = await orders.ingest(
+                    _new_order(rng, BRANDS[index % len(BRANDS)], customer, clock.now), EventSource.DEMO
+                )
+                await _cook(orders, clock, rng, order, status)
+                created += 1
+    finally:
+        await engine.dispose()
+    return created
+
+
+async def count_orders(settings: Settings) -> int:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.scalar(select(func.count()).select_from(Order))) or 0)
+    finally:
+        await engine.dispose()
+
+
+@click.command(name="demo", help="Fill the database with realistic demo orders (run migrations first).")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has orders.")
+@click.option("--days", default=7, show_default=True, help="How many days of history to generate.")
+def demo_command(if_empty: bool, days: int) -> None:
+    settings = Settings.from_env()
+    if if_empty and asyncio.run(count_orders(settings)) > 0:
+        click.echo("demo: the database already has orders; leaving it as it is")
+        return
+    created = asyncio.run(fill_demo(settings, days=days))
+    click.echo(f"demo: created {created} orders")

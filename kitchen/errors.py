@@ -1,0 +1,164 @@
+"""One JSON error shape for every failure, and the one place domain errors become HTTP.
+
+Every error body is `{"status", "code", "detail"}` plus `field` when one input is at fault,
+and the current and requested status when a transition is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from msgspec import Struct
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
+from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
+
+log = logging.getLogger("kitchen.errors")
+
+
+class ErrorBody(Struct, rename="camel", omit_defaults=True, kw_only=True):
+    status: int
+    code: str
+    detail: str
+    field: str | None = None
+    current_status: str | None = None
+    requested_status: str | None = None
+
+
+class BadRequestField(Exception):
+    """A query or path value the handler itself found wrong."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: unreadable JSON, or a query parameter of the wrong type",
+    404: "No such order, or no item with that PLU in it",
+    409: "The status rules forbid the change, or the order exists with other content",
+    413: "Request body larger than KITCHEN_MAX_BODY_BYTES",
+    422: "The body parsed but a field is missing, of the wrong type or out of range",
+    503: "The database cannot be reached",
+}
+
+
+def ERROR_RESPONSES(*codes: int) -> dict[int, ResponseSpec]:  # noqa: N802  # reads like a constant at use
+    """OpenAPI entries for the error statuses an operation can answer with."""
+    return {
+        code: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[code], generate_examples=False)
+        for code in (*codes, 503)
+    }
+
+
+def error_response(
+    status: int, code: str, detail: str, **extra: str | None
+) -> Response[ErrorBody]:
+    return Response(
+        ErrorBody(status=status, code=code, detail=detail, **extra),
+        status_code=status,
+        media_type=MediaType.JSON,
+    )
+
+
+def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first: dict[str, Any] = extra[0] if extra and isinstance(extra[0], dict) else {}
+    message = str(first.get("message") or exc.detail)
+    key = first.get("key")
+    field = key if key and key != "data" else None
+    detail = message
+    # A check in __post_init__ names its own field: "items[1].plu: PLU 'X' appears twice".
+    own_field = re.match(r"^(?P<field>[\w\[\].]+): (?P<detail>.*)$", detail)
+    if own_field:
+        field, detail = own_field.group("field"), own_field.group("detail")
+    missing = re.search(r"missing required field `(?P<name>[^`]+)`", detail)
+    if missing:
+        field = f"{field}.{missing.group('name')}" if field else missing.group("name")
+    if first.get("source") == "body":
+        return error_response(422, "invalid_field", detail, field=field)
+    return error_response(400, "invalid_parameter", detail, field=field or first.get("key"))
+
+
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if exc.status_code == 400 and exc.detail.startswith("JSON is malformed"):
+        return error_response(400, "malformed_json", exc.detail)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 401: "unauthorized"}
+    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
+
+
+def on_serialization_error(_: Request[Any, Any, Any], exc: SerializationException) -> Response[ErrorBody]:
+    return error_response(400, "malformed_json", f"the body is not valid JSON: {exc}")
+
+
+def on_transition_refused(_: Request[Any, Any, Any], exc: TransitionNotAllowed) -> Response[ErrorBody]:
+    return error_response(
+        409,
+        "transition_not_allowed",
+        str(exc),
+        current_status=exc.current,
+        requested_status=exc.requested,
+        field=f"items[{exc.plu}].status" if exc.plu else "status",
+    )
+
+
+def on_unknown_status(_: Request[Any, Any, Any], exc: UnknownStatus) -> Response[ErrorBody]:
+    return error_response(422, "unknown_status", str(exc), field="status")
+
+
+def on_invalid_new_order(_: Request[Any, Any, Any], exc: InvalidNewOrder) -> Response[ErrorBody]:
+    return error_response(422, "invalid_field", str(exc), field=exc.field)
+
+
+def on_bad_request_field(_: Request[Any, Any, Any], exc: BadRequestField) -> Response[ErrorBody]:
+    return error_response(400, "invalid_parameter", str(exc), field=exc.field)
+
+
+def on_order_not_found(_: Request[Any, Any, Any], exc: OrderNotFound) -> Response[ErrorBody]:
+    return error_response(404, "order_not_found", str(exc))
+
+
+def on_item_not_found(_: Request[Any, Any, Any], exc: ItemNotFound) -> Response[ErrorBody]:
+    return error_response(404, "item_not_found", str(exc), field="plu")
+
+
+def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -> Response[ErrorBody]:
+    return error_response(409, "duplicate_order", str(exc))
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    if is_database_unavailable(exc):
+        log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "database_unavailable", "the database cannot be reached; try again")
+    # The traceback goes to the log, never to the client.
+    log.exception("unexpected error during %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Callable[..., Response[Any]]] = {
+    ValidationException: on_validation_error,
+    SerializationException: on_serialization_error,
+    HTTPException: on_http_error,
+    TransitionNotAllowed: on_transition_refused,
+    UnknownStatus: on_unknown_status,
+    InvalidNewOrder: on_invalid_new_order,
+    BadRequestField: on_bad_request_field,
+    OrderNotFound: on_order_not_found,
+    ItemNotFound: on_item_not_found,
+    DuplicateOrderConflict: on_duplicate_order,
+    Exception: on_unexpected_error,
+}

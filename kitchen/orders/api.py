@@ -1,0 +1,164 @@
+"""The JSON API that delivery-channel integrations call, under /api/orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from kitchen.errors import ERROR_RESPONSES, BadRequestField
+from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderStatusEvent
+from kitchen.orders.schemas import (
+    Customer,
+    DeliveryAddress,
+    HistoryEntry,
+    ItemView,
+    NewOrder,
+    OrderPage,
+    OrderView,
+    StatusChange,
+    as_utc,
+    camelize_keys,
+)
+from kitchen.orders.service import OrderQuery, OrderService
+from kitchen.orders.status import UnknownStatus, parse_order_status
+
+
+class ChannelRequest(Request[Any, Any, Any]):
+    """A request whose JSON body may use snake_case or camelCase keys, and `_id` for `id`."""
+
+    async def json(self) -> Any:
+        return camelize_keys(await super().json())
+
+
+def history_view(events: list[OrderStatusEvent] | list[ItemStatusEvent]) -> list[HistoryEntry]:
+    ordered = sorted(events, key=lambda e: (e.at, e.id or 0))
+    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source) for e in ordered]
+
+
+def order_view(order: Order) -> OrderView:
+    has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
+    return OrderView(
+        id=order.id,
+        account=order.account,
+        brand_id=order.brand_id,
+        channel_order_id=order.channel_order_id,
+        customer=Customer(name=order.customer_name, phone_number=order.customer_phone),
+        delivery_address=DeliveryAddress(
+            street=order.delivery_street, city=order.delivery_city, postal_code=order.delivery_postal_code
+        )
+        if has_address
+        else None,
+        pickup_time=order.pickup_time,
+        created=order.channel_created_at,
+        status=order.status,
+        items=[
+            ItemView(
+                plu=item.plu,
+                name=item.name,
+                quantity=item.quantity,
+                status=item.status,
+                status_history=history_view(item.history),
+            )
+            for item in order.items
+        ],
+        status_history=history_view(order.history),
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+class OrderController(Controller):
+    path = "/api/orders"
+    tags = ["orders"]
+
+    @post(
+        "/",
+        request_class=ChannelRequest,
+        status_code=HTTP_201_CREATED,
+        summary="Create an order (idempotent)",
+        description=(
+            "Takes a delivery channel's payload as it comes: camelCase or snake_case keys, `_id` or `id`,"
+            " unknown keys ignored, statuses by name or code. Sending the same order again returns it"
+            " with 200 and writes nothing; the same id or (brandId, channelOrderId) with other content"
+            " is a 409."
+        ),
+        responses=ERROR_RESPONSES(400, 409, 413, 422),
+    )
+    async def create_order(
+        self, orders: NamedDependency[OrderService], data: JSONBody[NewOrder]
+    ) -> Response[OrderView]:
+        order, created = await orders.ingest(data, EventSource.API)
+        return Response(order_view(order), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @get("/", summary="List orders, newest first", responses=ERROR_RESPONSES(400))
+    async def list_orders(
+        self,
+        orders: NamedDependency[OrderService],
+        max_page_size: NamedDependency[int],
+        status: FromQuery[list[str] | None] = None,
+        brand_id: Annotated[list[str] | None, QueryParameter(query="brandId")] = None,
+        account: FromQuery[str | None] = None,
+        created_from: Annotated[
+            datetime | None, QueryParameter(query="from", description="createdAt at or after (ISO 8601)")
+        ] = None,
+        created_to: Annotated[
+            datetime | None, QueryParameter(query="to", description="createdAt before (ISO 8601)")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, description="page size, capped at KITCHEN_MAX_PAGE_SIZE")] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> OrderPage:
+        try:
+            statuses = [parse_order_status(value) for value in status or []]
+        except UnknownStatus as exc:
+            raise BadRequestField("status", str(exc)) from exc
+        limit = min(limit, max_page_size)
+        page, total = await orders.list_orders(
+            OrderQuery(
+                statuses=statuses,
+                brand_ids=brand_id or [],
+                account=account,
+                created_from=as_utc(created_from) if created_from else None,
+                created_to=as_utc(created_to) if created_to else None,
+                limit=limit,
+                offset=offset,
+            )
+        )
+        return OrderPage(items=[order_view(o) for o in page], total=total, limit=limit, offset=offset)
+
+    @get("/{order_id:str}", summary="One order with its items and history", responses=ERROR_RESPONSES(404))
+    async def get_order(self, orders: NamedDependency[OrderService], order_id: FromPath[str]) -> OrderView:
+        return order_view(await orders.get_order(order_id))
+
+    @patch(
+        "/{order_id:str}/status",
+        summary="Change an order's status",
+        description="PREPARING starts every ordered item, READY bumps every open item, PICKED_UP only from"
+        " READY, CANCELLED from anything but PICKED_UP. Repeating the current status changes nothing.",
+        responses=ERROR_RESPONSES(400, 404, 409, 422),
+    )
+    async def set_order_status(
+        self, orders: NamedDependency[OrderService], order_id: FromPath[str], data: JSONBody[StatusChange]
+    ) -> OrderView:
+        return order_view(await orders.set_order_status(order_id, data.status, EventSource.API))
+
+    @patch(
+        "/{order_id:str}/items/{plu:str}/status",
+        summary="Change one item's status",
+        description="Items move one step: ORDERED, PREPARING, READY, or one step back as an undo."
+        " Returns the whole order so the caller sees its derived status.",
+        responses=ERROR_RESPONSES(400, 404, 409, 422),
+    )
+    async def set_item_status(
+        self,
+        orders: NamedDependency[OrderService],
+        order_id: FromPath[str],
+        plu: FromPath[str],
+        data: JSONBody[StatusChange],
+    ) -> OrderView:
+        return order_view(await orders.set_item_status(order_id, plu, data.status, EventSource.API))

@@ -1,0 +1,106 @@
+"""Orders, their items and the append-only status history of both."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from advanced_alchemy.base import IdentityBase, DefaultBase
+from advanced_alchemy.mixins import AuditColumns
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+ID_LENGTH = 64
+STATUS_LENGTH = 16
+
+
+class EventSource(StrEnum):
+    """Where a status event came from. Only CHANNEL events are not stamped by our clock."""
+
+    CHANNEL = "channel"  # reported in the create payload; kept, never used for analytics
+    API = "api"
+    BOARD = "board"
+    DEMO = "demo"
+
+
+class Order(DefaultBase, AuditColumns):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "channel_order_id", name="uq_orders_brand_channel_order"),
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_pickup_time", "status", "pickup_time"),
+        Index("ix_orders_account", "account"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ID_LENGTH))
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    channel_order_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(40))
+    delivery_street: Mapped[str | None] = mapped_column(String(200))
+    delivery_city: Mapped[str | None] = mapped_column(String(100))
+    delivery_postal_code: Mapped[str | None] = mapped_column(String(20))
+    pickup_time: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    channel_created_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    # Bumped by every status change: the first write of a change, so it takes the row lock
+    # (PostgreSQL) or the write lock (SQLite) before anything is read.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # sha256 of the create payload as received: tells a retried POST from a conflicting one.
+    payload_hash: Mapped[str] = mapped_column(String(64))
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan", lazy="raise"
+    )
+    history: Mapped[list[OrderStatusEvent]] = relationship(
+        order_by="(OrderStatusEvent.at, OrderStatusEvent.id)", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class OrderItem(IdentityBase):
+    __tablename__ = "order_items"
+    __table_args__ = (UniqueConstraint("order_id", "plu", name="uq_order_items_order_plu"),)
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    plu: Mapped[str] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+
+    order: Mapped[Order] = relationship(back_populates="items", lazy="raise")
+    history: Mapped[list[ItemStatusEvent]] = relationship(
+        order_by="(ItemStatusEvent.at, ItemStatusEvent.id)", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class OrderStatusEvent(IdentityBase):
+    """One status an order entered. `ended_at` is set when the next server event is written,
+    so the time spent in a status is a column difference, not a window over the stream."""
+
+    __tablename__ = "order_status_events"
+    __table_args__ = (Index("ix_order_status_events_order_at", "order_id", "at"),)
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+
+
+class ItemStatusEvent(IdentityBase):
+    """One status an item entered; `order_id` is repeated so an order's item history loads in one query."""
+
+    __tablename__ = "item_status_events"
+    __table_args__ = (
+        Index("ix_item_status_events_item_at", "item_id", "at"),
+        Index("ix_item_status_events_order_id", "order_id"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(String(STATUS_LENGTH))

@@ -1,0 +1,149 @@
+"""Request and response shapes of the orders API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from kitchen.orders.models import ID_LENGTH
+
+Id = Annotated[str, Meta(min_length=1, max_length=ID_LENGTH)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Quantity = Annotated[int, Meta(ge=1, le=999, description="How many of this item; 1 to 999.")]
+StatusValue = Annotated[
+    int | str,
+    Meta(description="A status name (e.g. `PREPARING`) or the channel's integer code (e.g. `2`)."),
+]
+
+MAX_ITEMS = 100
+MAX_HISTORY = 100
+
+
+class Customer(Struct, rename="camel", kw_only=True):
+    name: Name
+    phone_number: Annotated[str, Meta(max_length=40)] | None = None
+
+
+class DeliveryAddress(Struct, rename="camel", kw_only=True):
+    street: Annotated[str, Meta(max_length=200)] | None = None
+    city: Annotated[str, Meta(max_length=100)] | None = None
+    postal_code: Annotated[str, Meta(max_length=20)] | None = None
+
+
+class NewItem(Struct, rename="camel", kw_only=True):
+    plu: Id
+    name: Name
+    quantity: Quantity
+    status: StatusValue | None = None
+
+
+class ReportedStatus(Struct, rename="camel", kw_only=True):
+    """A status change as the delivery channel reported it."""
+
+    status: StatusValue
+    timestamp: datetime
+
+
+class NewOrder(Struct, rename="camel", kw_only=True):
+    """An order as a delivery channel sends it. Unknown keys are ignored; `_id` is read as `id`."""
+
+    id: Id | None = None
+    account: Id
+    brand_id: Id
+    channel_order_id: Id
+    customer: Customer
+    delivery_address: DeliveryAddress | None = None
+    pickup_time: datetime
+    created: datetime | None = None
+    items: Annotated[list[NewItem], Meta(min_length=1, max_length=MAX_ITEMS)]
+    status: StatusValue | None = None
+    status_history: Annotated[list[ReportedStatus], Meta(max_length=MAX_HISTORY)] = msgspec.field(
+        default_factory=list
+    )
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for index, item in enumerate(self.items):
+            if item.plu in seen:
+                raise ValueError(f"items[{index}].plu: PLU {item.plu!r} appears twice in this order")
+            seen.add(item.plu)
+        # A naive time is read as UTC; everything is stored and compared in UTC.
+        self.pickup_time = as_utc(self.pickup_time)
+        if self.created is not None:
+            self.created = as_utc(self.created)
+        for entry in self.status_history:
+            entry.timestamp = as_utc(entry.timestamp)
+
+
+class StatusChange(Struct, kw_only=True):
+    status: StatusValue
+
+
+class HistoryEntry(Struct, rename="camel", kw_only=True):
+    status: str
+    timestamp: datetime
+    source: str
+
+
+class ItemView(Struct, rename="camel", kw_only=True):
+    plu: str
+    name: str
+    quantity: int
+    status: str
+    status_history: list[HistoryEntry]
+
+
+class OrderView(Struct, rename="camel", kw_only=True):
+    id: str
+    account: str
+    brand_id: str
+    channel_order_id: str
+    customer: Customer
+    delivery_address: DeliveryAddress | None
+    pickup_time: datetime
+    created: datetime | None
+    status: str
+    items: list[ItemView]
+    status_history: list[HistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(Struct, kw_only=True):
+    items: list[OrderView]
+    total: int
+    limit: int
+    offset: int
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a naive datetime as UTC and convert an aware one to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+_CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
+
+
+def camelize_keys(value: Any) -> Any:
+    """Rewrite snake_case keys to camelCase at every depth, and the channels' `_id` to `id`,
+    so one schema accepts both spellings that integrations send."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, inner in value.items():
+            name = key
+            if isinstance(key, str):
+                name = "id" if key == "_id" else _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), key)
+            # An explicit camelCase key wins over its snake_case twin.
+            if name in out and name != key:
+                continue
+            out[name] = camelize_keys(inner)
+        return out
+    if isinstance(value, list):
+        return [camelize_keys(inner) for inner in value]
+    return value

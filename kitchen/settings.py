@@ -1,0 +1,91 @@
+"""Every KITCHEN_* setting, typed, with its default.
+
+Values come from the environment, then from a `.env` file in the working directory;
+the environment wins so that a deployment can override a checked-in `.env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "KITCHEN_"
+
+
+def default_database_url() -> str:
+    # An absolute path, so the app finds the same file whatever the working directory is.
+    return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'kitchen.sqlite3'}"
+
+
+class SettingsError(ValueError):
+    """A KITCHEN_* value that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    timezone: str = "Europe/Helsinki"
+    # Requests larger than this are refused with 413 before any parsing.
+    max_body_bytes: int = 256 * 1024
+    # The largest page GET /api/orders returns, whatever `limit` asks for.
+    max_page_size: int = 200
+    # How long a request waits for a database connection before it fails with 503.
+    db_pool_timeout_seconds: float = 5.0
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"KITCHEN_TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if self.max_body_bytes < 1024:
+            raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
+        if self.max_page_size < 1:
+            raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
+        """Read settings from `env` (default: os.environ) layered over the `.env` file."""
+        layered: dict[str, str | None] = dict(dotenv_values(dotenv_path or Path.cwd() / ".env"))
+        layered.update(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = layered.get(PREFIX + spec.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _coerce(spec.name, spec.type, raw)
+        return cls(**values)
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name.upper()}: cannot read {raw!r} as {type_name}") from exc
+    return raw
