@@ -9,7 +9,7 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -17,9 +17,10 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.cli import KitchenCLIPlugin
-from kitchen.db import create_db_config
+from kitchen.db import create_db_config, create_engine
 from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.health import health, ready
+from kitchen.http import KitchenRequest
 from kitchen.orders.api import OrderController
 from kitchen.orders.service import Clock, Listener, OrderService, system_clock
 from kitchen.settings import PROJECT_ROOT, Settings
@@ -35,9 +36,10 @@ def create_app(
 ) -> Litestar:
     """Build the app for `settings` (default: from the environment) with an injectable clock."""
     settings = settings or Settings.from_env()
-    db_config = create_db_config(settings)
+    engine = create_engine(settings)
+    db_config = create_db_config(settings, engine)
 
-    def provide_orders(db_session: AsyncSession) -> OrderService:
+    def provide_orders(db_session: NamedDependency[AsyncSession]) -> OrderService:
         return OrderService(db_session, clock=clock, listeners=listeners)
 
     def provide_max_page_size() -> int:
@@ -56,6 +58,7 @@ def create_app(
         },
         plugins=[SQLAlchemyPlugin(config=db_config), KitchenCLIPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="kitchen",
@@ -77,7 +80,7 @@ def create_app(
             log_exceptions="never",  # errors.py logs what matters, without echoing client errors
         ),
         debug=settings.debug,
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "engine": engine}),
     )
 
 

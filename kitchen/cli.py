@@ -16,7 +16,13 @@ class KitchenCLIPlugin(CLIPluginProtocol):
 
 
 def main() -> None:
+    from kitchen.settings import Settings
+
+    settings = Settings.from_env()
     os.environ.setdefault("LITESTAR_APP", "kitchen.app:app")
+    # `kitchen run` listens where KITCHEN_HOST / KITCHEN_PORT say, unless --host/--port are given.
+    os.environ.setdefault("LITESTAR_HOST", settings.host)
+    os.environ.setdefault("LITESTAR_PORT", str(settings.port))
     from litestar.cli.main import litestar_group
 
     litestar_group()

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from kitchen.http import MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
 
@@ -59,9 +60,7 @@ def ERROR_RESPONSES(*codes: int) -> dict[int, ResponseSpec]:  # noqa: N802  # re
     }
 
 
-def error_response(
-    status: int, code: str, detail: str, **extra: str | None
-) -> Response[ErrorBody]:
+def error_response(status: int, code: str, detail: str, **extra: str | None) -> Response[ErrorBody]:
     return Response(
         ErrorBody(status=status, code=code, detail=detail, **extra),
         status_code=status,
@@ -95,8 +94,8 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Err
     return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
 
 
-def on_serialization_error(_: Request[Any, Any, Any], exc: SerializationException) -> Response[ErrorBody]:
-    return error_response(400, "malformed_json", f"the body is not valid JSON: {exc}")
+def on_malformed_json(_: Request[Any, Any, Any], exc: MalformedJSON | SerializationException) -> Response[ErrorBody]:
+    return error_response(400, "malformed_json", str(exc))
 
 
 def on_transition_refused(_: Request[Any, Any, Any], exc: TransitionNotAllowed) -> Response[ErrorBody]:
@@ -149,9 +148,10 @@ def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Callable[..., Response[Any]]] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation_error,
-    SerializationException: on_serialization_error,
+    SerializationException: on_malformed_json,
+    MalformedJSON: on_malformed_json,
     HTTPException: on_http_error,
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, patch, post
-
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
-from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderStatusEvent
+from kitchen.orders.models import EventSource, Order, StatusEventColumns
 from kitchen.orders.schemas import (
     Customer,
     DeliveryAddress,
@@ -23,21 +23,13 @@ from kitchen.orders.schemas import (
     OrderView,
     StatusChange,
     as_utc,
-    camelize_keys,
 )
 from kitchen.orders.service import OrderQuery, OrderService
 from kitchen.orders.status import UnknownStatus, parse_order_status
 
 
-class ChannelRequest(Request[Any, Any, Any]):
-    """A request whose JSON body may use snake_case or camelCase keys, and `_id` for `id`."""
-
-    async def json(self) -> Any:
-        return camelize_keys(await super().json())
-
-
-def history_view(events: list[OrderStatusEvent] | list[ItemStatusEvent]) -> list[HistoryEntry]:
-    ordered = sorted(events, key=lambda e: (e.at, e.id or 0))
+def history_view(events: Sequence[StatusEventColumns]) -> list[HistoryEntry]:
+    ordered = sorted(events, key=lambda e: e.at)  # stable: equal times keep insertion (id) order
     return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source) for e in ordered]
 
 
@@ -79,7 +71,6 @@ class OrderController(Controller):
 
     @post(
         "/",
-        request_class=ChannelRequest,
         status_code=HTTP_201_CREATED,
         summary="Create an order (idempotent)",
         description=(
@@ -102,13 +93,13 @@ class OrderController(Controller):
         orders: NamedDependency[OrderService],
         max_page_size: NamedDependency[int],
         status: FromQuery[list[str] | None] = None,
-        brand_id: Annotated[list[str] | None, QueryParameter(query="brandId")] = None,
+        brand_id: Annotated[list[str] | None, QueryParameter(name="brandId")] = None,
         account: FromQuery[str | None] = None,
         created_from: Annotated[
-            datetime | None, QueryParameter(query="from", description="createdAt at or after (ISO 8601)")
+            datetime | None, QueryParameter(name="from", description="createdAt at or after (ISO 8601)")
         ] = None,
         created_to: Annotated[
-            datetime | None, QueryParameter(query="to", description="createdAt before (ISO 8601)")
+            datetime | None, QueryParameter(name="to", description="createdAt before (ISO 8601)")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, description="page size, capped at KITCHEN_MAX_PAGE_SIZE")] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from advanced_alchemy.base import IdentityBase, DefaultBase
+from advanced_alchemy.base import DefaultBase, IdentityBase
 from advanced_alchemy.mixins import AuditColumns
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
@@ -22,6 +22,19 @@ class EventSource(StrEnum):
     API = "api"
     BOARD = "board"
     DEMO = "demo"
+
+
+class StatusEventColumns:
+    """What every history row has, whether it belongs to an order or to an item.
+
+    `ended_at` is set when the next server event of the same stream is written, so the
+    time spent in a status is a column difference, not a window over the stream.
+    """
+
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(String(STATUS_LENGTH))
 
 
 class Order(DefaultBase, AuditColumns):
@@ -75,21 +88,16 @@ class OrderItem(IdentityBase):
     )
 
 
-class OrderStatusEvent(IdentityBase):
-    """One status an order entered. `ended_at` is set when the next server event is written,
-    so the time spent in a status is a column difference, not a window over the stream."""
+class OrderStatusEvent(StatusEventColumns, IdentityBase):
+    """One status an order entered."""
 
     __tablename__ = "order_status_events"
     __table_args__ = (Index("ix_order_status_events_order_at", "order_id", "at"),)
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
-    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-    source: Mapped[str] = mapped_column(String(STATUS_LENGTH))
 
 
-class ItemStatusEvent(IdentityBase):
+class ItemStatusEvent(StatusEventColumns, IdentityBase):
     """One status an item entered; `order_id` is repeated so an order's item history loads in one query."""
 
     __tablename__ = "item_status_events"
@@ -100,7 +108,3 @@ class ItemStatusEvent(IdentityBase):
 
     item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id", ondelete="CASCADE"))
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
-    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-    source: Mapped[str] = mapped_column(String(STATUS_LENGTH))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from kitchen.orders.models import ID_LENGTH
+from kitchen.orders.status import UnknownStatus, parse_item_status, parse_order_status
 
 Id = Annotated[str, Meta(min_length=1, max_length=ID_LENGTH)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -61,16 +63,19 @@ class NewOrder(Struct, rename="camel", kw_only=True):
     created: datetime | None = None
     items: Annotated[list[NewItem], Meta(min_length=1, max_length=MAX_ITEMS)]
     status: StatusValue | None = None
-    status_history: Annotated[list[ReportedStatus], Meta(max_length=MAX_HISTORY)] = msgspec.field(
-        default_factory=list
-    )
+    status_history: Annotated[list[ReportedStatus], Meta(max_length=MAX_HISTORY)] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Each message starts with the field it concerns; errors.py turns that into `field`.
+        _check_status(self.status, parse_order_status, "status")
         seen: set[str] = set()
         for index, item in enumerate(self.items):
             if item.plu in seen:
                 raise ValueError(f"items[{index}].plu: PLU {item.plu!r} appears twice in this order")
             seen.add(item.plu)
+            _check_status(item.status, parse_item_status, f"items[{index}].status")
+        for index, entry in enumerate(self.status_history):
+            _check_status(entry.status, parse_order_status, f"statusHistory[{index}].status")
         # A naive time is read as UTC; everything is stored and compared in UTC.
         self.pickup_time = as_utc(self.pickup_time)
         if self.created is not None:
@@ -118,6 +123,15 @@ class OrderPage(Struct, kw_only=True):
     total: int
     limit: int
     offset: int
+
+
+def _check_status(value: int | str | None, parse: Callable[[int | str], object], field: str) -> None:
+    if value is None:
+        return
+    try:
+        parse(value)
+    except UnknownStatus as exc:
+        raise ValueError(f"{field}: {exc}") from exc
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -15,14 +15,21 @@ from typing import Literal
 import msgspec
 import uuid_utils
 from advanced_alchemy.extensions.litestar import repository, service
-from advanced_alchemy.filters import BeforeAfter, CollectionFilter, LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import and_, or_, select, update
+from advanced_alchemy.filters import CollectionFilter, LimitOffset, OrderBy, StatementFilter
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
+from kitchen.orders.models import (
+    EventSource,
+    ItemStatusEvent,
+    Order,
+    OrderItem,
+    OrderStatusEvent,
+    StatusEventColumns,
+)
 from kitchen.orders.schemas import NewOrder
 from kitchen.orders.status import (
     ItemStatus,
@@ -126,9 +133,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
     async def get_order(self, order_id: str) -> Order:
         """The order with its items and both history streams, or OrderNotFound."""
         order = await self.session.scalar(
-            select(Order).where(Order.id == order_id).options(*_full_order()).execution_options(
-                populate_existing=True
-            )
+            select(Order).where(Order.id == order_id).options(*_full_order()).execution_options(populate_existing=True)
         )
         if order is None:
             raise OrderNotFound(order_id)
@@ -136,7 +141,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def list_orders(self, query: OrderQuery) -> tuple[Sequence[Order], int]:
         """A page of orders, newest first, and how many match in all."""
-        filters: list[StatementFilter] = [
+        filters: list[StatementFilter | ColumnElement[bool]] = [
             OrderBy(field_name="created_at", sort_order="desc"),
             OrderBy(field_name="id", sort_order="desc"),
             LimitOffset(limit=query.limit, offset=query.offset),
@@ -147,11 +152,12 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             filters.append(CollectionFilter(field_name="brand_id", values=list(query.brand_ids)))
         if query.account is not None:
             filters.append(CollectionFilter(field_name="account", values=[query.account]))
-        if query.created_from is not None or query.created_to is not None:
-            filters.append(
-                BeforeAfter(field_name="created_at", after=query.created_from, before=query.created_to)
-            )
-        orders, total = await self.repository.list_and_count(*filters, load=list(_full_order()))
+        # [from, to): consecutive ranges neither miss nor double-count an order.
+        if query.created_from is not None:
+            filters.append(Order.created_at >= query.created_from)
+        if query.created_to is not None:
+            filters.append(Order.created_at < query.created_to)
+        orders, total = await self.repository.get_many_and_count(*filters, load=list(_full_order()))
         return orders, total
 
     async def ingest(self, new: NewOrder, source: EventSource = EventSource.API) -> tuple[Order, bool]:
@@ -311,7 +317,7 @@ def _item_event(
     return ItemStatusEvent(order_id=order_id or item.order_id, status=status, at=at, source=source)
 
 
-def _close_open_event(history: Sequence[OrderStatusEvent] | Sequence[ItemStatusEvent], now: datetime) -> None:
+def _close_open_event(history: Sequence[StatusEventColumns], now: datetime) -> None:
     """End the status the stream is in, so its duration is `ended_at - at`."""
     for event in reversed(history):
         if event.source != EventSource.CHANNEL:

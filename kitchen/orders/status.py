@@ -89,9 +89,7 @@ def parse_item_status(value: int | str) -> ItemStatus:
     return _parse(value, ItemStatus, ITEM_STATUS_CODES, "item")
 
 
-def _parse(
-    value: int | str, enum: type[_Status], codes: Mapping[int, _Status], kind: str
-) -> _Status:
+def _parse(value: int | str, enum: type[_Status], codes: Mapping[int, _Status], kind: str) -> _Status:
     # bool is an int in Python; `true` is never a status code.
     if isinstance(value, int) and not isinstance(value, bool):
         if value in codes:
@@ -156,9 +154,7 @@ def plan_item_change(ticket: Ticket, plu: str, requested: ItemStatus) -> Plan:
     if current is ItemStatus.CANCELLED:
         raise TransitionNotAllowed(current, requested, "a cancelled item is final", plu)
     if requested is not ItemStatus.CANCELLED and (current, requested) not in _ITEM_STEPS:
-        raise TransitionNotAllowed(
-            current, requested, "items move one step at a time: ORDERED, PREPARING, READY", plu
-        )
+        raise TransitionNotAllowed(current, requested, "items move one step at a time: ORDERED, PREPARING, READY", plu)
     return _finish(ticket, {plu: requested})
 
 

@@ -1,0 +1,26 @@
+"""The request class of the app: lenient about key spelling, strict about JSON itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+from kitchen.orders.schemas import camelize_keys
+
+
+class MalformedJSON(ValueError):
+    """A body that is not JSON at all (as opposed to JSON with a wrong field)."""
+
+
+class KitchenRequest(Request[Any, Any, Any]):
+    """JSON bodies may use snake_case or camelCase keys and `_id` for `id`, as channels send them."""
+
+    async def json(self) -> Any:
+        body = await self.body()
+        try:
+            value = msgspec.json.decode(body or b"null")
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise MalformedJSON(f"the body is not valid JSON: {exc}") from exc
+        return camelize_keys(value)

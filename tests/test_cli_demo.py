@@ -1,0 +1,48 @@
+"""The `kitchen` command as the README uses it: migrate, fill demo data, serve it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kitchen.app import create_app
+from kitchen.settings import Settings
+
+KITCHEN = str(Path(sys.executable).with_name("kitchen"))
+
+
+def run_kitchen(url: str, *args: str) -> str:
+    env = {**os.environ, "KITCHEN_DATABASE_URL": url, "KITCHEN_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([KITCHEN, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def demo_database(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
+    run_kitchen(url, "database", "upgrade", "--no-prompt")
+    assert "created" in run_kitchen(url, "demo", "--if-empty", "--days", "1")
+    return url
+
+
+def test_demo_fills_once_and_leaves_a_filled_database_alone(demo_database: str) -> None:
+    assert "leaving it" in run_kitchen(demo_database, "demo", "--if-empty")
+
+
+@pytest.mark.anyio
+async def test_demo_orders_cover_every_status_and_several_brands(demo_database: str) -> None:
+    app = create_app(Settings(database_url=demo_database))
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        page = (await http.get("/api/orders", params={"limit": 200})).json()
+    orders = page["items"]
+    assert page["total"] >= 20
+    assert set(Counter(o["status"] for o in orders)) == {"RECEIVED", "PREPARING", "READY", "PICKED_UP", "CANCELLED"}
+    assert len({o["brandId"] for o in orders}) >= 3
+    assert len({o["account"] for o in orders}) < len(orders), "some customers come back"
