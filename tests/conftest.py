@@ -26,7 +26,7 @@ from kitchen.app import create_app
 from kitchen.settings import PROJECT_ROOT, Settings
 
 TEST_DATABASE_ENV = "KITCHEN_TEST_DATABASE_URL"
-TABLES = ("item_status_events", "order_status_events", "order_items", "orders")
+TABLES = ("item_status_events", "order_status_events", "order_items", "orders", "brands")
 
 EXAMPLE_ORDER: dict[str, Any] = {
     "_id": "60f87ea2a52dad8a3fa4860",
