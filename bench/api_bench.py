@@ -319,8 +319,8 @@ def run_wrk(
 # --------------------------------------------------------------------------- the server (optional)
 
 
-def sh(command: list[str], env: dict[str, str] | None = None) -> None:
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+def sh(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    completed = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
 
@@ -333,8 +333,16 @@ def start_server(args: argparse.Namespace, host: str, port: int) -> subprocess.P
     env = dict(os.environ)
     env["KITCHEN_DATABASE_URL"] = f"postgresql+asyncpg://{args.pg_user}@{args.pg_host}:{args.pg_port}/{args.db_name}"
     env.setdefault("KITCHEN_LOG_LEVEL", "WARNING")
+    source = PROJECT_ROOT
+    if args.source is not None:
+        # Run the kitchen package found in this directory (e.g. `git archive COMMIT | tar -x -C DIR`)
+        # instead of the editable install of the work tree.
+        source = args.source.resolve()
+        if not (source / "kitchen" / "app.py").is_file():
+            raise SystemExit(f"--source {source}: no kitchen/app.py there")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     venv_bin = Path(sys.executable).parent
-    sh([str(venv_bin / "kitchen"), "database", "upgrade", "--no-prompt"], env=env)
+    sh([str(venv_bin / "kitchen"), "database", "upgrade", "--no-prompt"], env=env, cwd=source)
     command = [
         str(venv_bin / "uvicorn"),
         "kitchen.app:app",
@@ -348,9 +356,9 @@ def start_server(args: argparse.Namespace, host: str, port: int) -> subprocess.P
         "warning",
         "--no-access-log",
     ]
-    print(f"# server: {' '.join(command)}  (database {args.db_name})", flush=True)
+    print(f"# server: {' '.join(command)}  (database {args.db_name}, code in {source})", flush=True)
     log = open(args.server_log, "wb")  # noqa: SIM115  # lives as long as the server
-    proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, env=env, cwd=source, stdout=log, stderr=subprocess.STDOUT)
     wait_until_up(host, port, proc=proc)
     return proc
 
@@ -443,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load per kind first (3)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the three runs this often (1)")
     parser.add_argument("--get-orders", type=int, default=200, help="seeded orders the GET run cycles over")
-    parser.add_argument("--patch-orders", type=int, default=4000, help="seeded orders the PATCH run toggles")
+    parser.add_argument("--patch-orders", type=int, default=2000, help="seeded orders the PATCH run toggles")
     parser.add_argument(
         "--quiet-wait", type=float, default=120, help="before each run, wait up to this many s for an idle machine"
     )
@@ -455,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--pg-host", default="127.0.0.1")
     server.add_argument("--pg-port", type=int, default=5432)
     server.add_argument("--pg-user", default="postgres")
+    server.add_argument("--source", type=Path, help="run the kitchen package in this directory, not the work tree's")
     server.add_argument("--server-log", default="/tmp/kitchen-bench-server.log")
     args = parser.parse_args(argv)
 

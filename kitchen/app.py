@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -14,15 +13,22 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kitchen.analytics.api import AnalyticsController
+from kitchen.analytics.queries import AnalyticsQueries
+from kitchen.board.live import BoardHub, create_channels, create_feed
+from kitchen.board.render import BoardRenderer
+from kitchen.board.views import BoardController, home
+from kitchen.brands.api import BrandController
+from kitchen.brands.service import BrandService
 from kitchen.cli import KitchenCLIPlugin
 from kitchen.db import create_db_config, create_engine
 from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
 from kitchen.orders.api import OrderController
-from kitchen.orders.service import Clock, Listener, OrderService, system_clock
+from kitchen.orders.service import Clock, OrderService, system_clock
 from kitchen.settings import PROJECT_ROOT, Settings
 
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -32,31 +38,51 @@ SWAGGER_UI = "/static/vendor/swagger-ui/5.35.0"
 def create_app(
     settings: Settings | None = None,
     clock: Clock = system_clock,
-    listeners: Sequence[Listener] = (),
 ) -> Litestar:
     """Build the app for `settings` (default: from the environment) with an injectable clock."""
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     db_config = create_db_config(settings, engine)
+    channels = create_channels(settings)
+    feed = create_feed(settings, channels)
+    renderer = BoardRenderer(settings, clock)
+    hub = BoardHub(channels, async_sessionmaker(engine, expire_on_commit=False), renderer)
 
     def provide_orders(db_session: NamedDependency[AsyncSession]) -> OrderService:
-        return OrderService(db_session, clock=clock, listeners=listeners)
+        return OrderService(db_session, clock=clock, feed=feed)
+
+    def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
+        return BrandService(clock=clock, session=db_session)
 
     def provide_max_page_size() -> int:
         return settings.max_page_size
 
+    def provide_analytics(db_session: NamedDependency[AsyncSession]) -> AnalyticsQueries:
+        return AnalyticsQueries(db_session, clock=clock, zone=settings.zone)
+
     return Litestar(
         route_handlers=[
             OrderController,
+            AnalyticsController,
+            BrandController,
+            BoardController,
+            home,
             health,
             ready,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={
             "orders": Provide(provide_orders, sync_to_thread=False),
+            "analytics": Provide(provide_analytics, sync_to_thread=False),
+            "brand_service": Provide(provide_brand_service, sync_to_thread=False),
             "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
+            "settings": constant(settings),
+            "board_renderer": constant(renderer),
+            "board_hub": constant(hub),
         },
-        plugins=[SQLAlchemyPlugin(config=db_config), KitchenCLIPlugin()],
+        plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
+        on_startup=[hub.start],
+        on_shutdown=[hub.stop],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
@@ -80,8 +106,13 @@ def create_app(
             log_exceptions="never",  # errors.py logs what matters, without echoing client errors
         ),
         debug=settings.debug,
-        state=State({"settings": settings, "engine": engine}),
+        state=State({"settings": settings, "engine": engine, "board_hub": hub}),
     )
+
+
+def constant(value: object) -> Provide:
+    """A dependency that is the same object for every request."""
+    return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
 @functools.cache

@@ -15,6 +15,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
@@ -163,6 +164,9 @@ async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
     created = 0
     try:
         async with sessions() as session:
+            catalog = BrandService(clock=clock, session=session)
+            for brand in BRANDS:
+                await catalog.put(brand.id, brand.name, brand.colour)
             orders = OrderService(session, clock=clock)
             start = real_now - timedelta(days=days)
             moment = start.replace(hour=8, minute=0, second=0)
@@ -179,6 +183,8 @@ async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
                 order, _ = await orders.ingest(_new_order(rng, rng.choice(BRANDS), customer, moment), EventSource.DEMO)
                 fate = OrderStatus.CANCELLED if rng.random() < 0.04 else OrderStatus.PICKED_UP
                 await _cook(orders, clock, rng, order, fate)
+                if fate is OrderStatus.CANCELLED:
+                    await orders.acknowledge_cancellation(order.id)  # seen back then
                 created += 1
             # Now: a live board with orders in every open status, and one just cancelled.
             live = [OrderStatus.RECEIVED] * 4 + [OrderStatus.PREPARING] * 4 + [OrderStatus.READY] * 2

@@ -40,6 +40,10 @@ class Settings:
     max_page_size: int = 200
     # How long a request waits for a database connection before it fails with 503.
     db_pool_timeout_seconds: float = 5.0
+    # A ticket turns amber this many seconds before its pickup time, red once it is late.
+    amber_seconds: int = 300
+    # How long a board keeps "undo" for its last change on a ticket.
+    undo_seconds: int = 60
     debug: bool = False
 
     def __post_init__(self) -> None:
@@ -49,6 +53,8 @@ class Settings:
             raise SettingsError(f"KITCHEN_TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.max_body_bytes < 1024:
             raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
+        if self.undo_seconds < 30:
+            raise SettingsError("KITCHEN_UNDO_SECONDS must be at least 30: cooks need time to notice a mistake")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
 

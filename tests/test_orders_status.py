@@ -271,3 +271,13 @@ async def test_concurrent_identical_changes_write_one_row(client: httpx.AsyncCli
     after = await row_counts(engine)
     assert after["order_status_events"] == before["order_status_events"] + 1
     assert after["item_status_events"] == before["item_status_events"] + 3
+
+
+async def test_changes_are_stamped_by_the_service_clock(client: httpx.AsyncClient, clock: FakeClock) -> None:
+    order = await create_order(client)
+    clock.advance(90)
+    body = (await set_item(client, order["id"], "BB-1", "PREPARING")).json()
+    assert body["updatedAt"] == "2026-03-02T10:01:30Z"
+    # The same instant again (a fast second tap) still stamps our clock, not the wall clock.
+    body = (await set_item(client, order["id"], "BB-2", "PREPARING")).json()
+    assert body["updatedAt"] == "2026-03-02T10:01:30Z"

@@ -63,6 +63,10 @@ class Order(DefaultBase, AuditColumns):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     # sha256 of the create payload as received: tells a retried POST from a conflicting one.
     payload_hash: Mapped[str] = mapped_column(String(64))
+    # Who made the last status change (updated_at says when): the board offers undo only for its own.
+    last_change_source: Mapped[str | None] = mapped_column(String(STATUS_LENGTH))
+    # A cancelled order stays on the boards, struck through, until a cook acknowledges it.
+    cancel_acknowledged_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan", lazy="raise"

@@ -7,10 +7,10 @@ new statuses with their history rows, commits, and only then tells the listeners
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
 
 import msgspec
 import uuid_utils
@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.orders.models import (
@@ -36,10 +37,12 @@ from kitchen.orders.status import (
     OrderStatus,
     Plan,
     Ticket,
+    TransitionNotAllowed,
     parse_item_status,
     parse_order_status,
     plan_item_change,
     plan_order_change,
+    plan_undo,
 )
 
 Clock = Callable[[], datetime]
@@ -86,11 +89,17 @@ class OrderChanged:
 
     order_id: str
     brand_id: str
-    kind: Literal["created", "status"]
+    kind: Literal["created", "status", "acknowledged"]
     status: str
 
 
-Listener = Callable[[OrderChanged], Awaitable[None]]
+class ChangeFeed(Protocol):
+    """Tells the boards about committed changes: either from inside the transaction, with a
+    NOTIFY that PostgreSQL delivers only on commit, or by publishing after the commit."""
+
+    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None: ...
+
+    async def after_commit(self, change: OrderChanged) -> None: ...
 
 
 def _full_order() -> Sequence[LoaderOption]:
@@ -123,12 +132,12 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         self,
         session: AsyncSession,
         clock: Clock = system_clock,
-        listeners: Sequence[Listener] = (),
+        feed: ChangeFeed | None = None,
     ) -> None:
         super().__init__(session=session)
         self.session = session
         self.clock = clock
-        self.listeners = listeners
+        self.feed = feed
 
     async def get_order(self, order_id: str) -> Order:
         """The order with its items and both history streams, or OrderNotFound."""
@@ -174,7 +183,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         order = self._build_order(new, payload_hash, source)
         self.session.add(order)
         try:
-            await self.session.commit()
+            await self._commit(OrderChanged(order.id, order.brand_id, "created", order.status))
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
             await self.session.rollback()
@@ -182,7 +191,6 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             if existing is None:
                 raise
             return self._check_retry(existing, payload_hash), False
-        await self._tell(OrderChanged(order.id, order.brand_id, "created", order.status))
         return order, True
 
     async def set_order_status(
@@ -190,7 +198,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
     ) -> Order:
         """Move a whole order (start, bump, pick up, cancel, recall) as the status rules allow."""
         target = parse_order_status(requested)
-        return await self._change(order_id, source, lambda ticket: plan_order_change(ticket, target))
+        return await self._change(order_id, source, lambda ticket, _: plan_order_change(ticket, target))
 
     async def set_item_status(
         self, order_id: str, plu: str, requested: int | str, source: EventSource = EventSource.API
@@ -198,19 +206,55 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         """Move one item one step (or one step back); the order's status follows its items."""
         target = parse_item_status(requested)
 
-        def plan(ticket: Ticket) -> Plan:
+        def plan(ticket: Ticket, _: Order) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
             return plan_item_change(ticket, plu, target)
 
         return await self._change(order_id, source, plan)
 
-    async def _change(self, order_id: str, source: EventSource, plan_for: Callable[[Ticket], Plan]) -> Order:
+    async def undo_last_change(
+        self, order_id: str, window: timedelta, source: EventSource = EventSource.BOARD
+    ) -> Order:
+        """Put the items the last change moved back where they were, if that change was made
+        from `source` less than `window` ago. Recorded as a new change, like any other."""
+        now = self.clock()
+
+        def plan(ticket: Ticket, order: Order) -> Plan:
+            if order.version == 1 or order.last_change_source != source:
+                raise TransitionNotAllowed(order.status, "undo", f"the last change was not made on the {source}")
+            if now - order.updated_at > window:
+                raise TransitionNotAllowed(order.status, "undo", "the last change is too old to undo")
+            last_at = order.updated_at
+            previous: dict[str, ItemStatus] = {}
+            for item in order.items:
+                server_events = [e for e in item.history if e.source != EventSource.CHANNEL]
+                if len(server_events) >= 2 and server_events[-1].at == last_at:
+                    previous[item.plu] = ItemStatus(server_events[-2].status)
+            return plan_undo(ticket, previous)
+
+        return await self._change(order_id, source, plan)
+
+    async def acknowledge_cancellation(self, order_id: str) -> Order:
+        """A cook has seen that the order was cancelled: it may leave the boards."""
+        order = await self.get_order(order_id)
+        if order.status != OrderStatus.CANCELLED:
+            raise TransitionNotAllowed(order.status, "acknowledged", "only a cancelled order is acknowledged")
+        if order.cancel_acknowledged_at is None:
+            order.cancel_acknowledged_at = order.updated_at = self.clock()
+            flag_modified(order, "updated_at")
+            await self._commit(OrderChanged(order.id, order.brand_id, "acknowledged", order.status))
+        return order
+
+    async def _change(self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, Order], Plan]) -> Order:
         now = self.clock()
         # Lock first: the version bump takes the row lock (PostgreSQL) or the database write lock
         # (SQLite), so concurrent changes of one order run one after another on fresh data.
         locked = await self.session.execute(
-            update(Order).where(Order.id == order_id).values(version=Order.version + 1, updated_at=now)
+            update(Order)
+            .where(Order.id == order_id)
+            # updated_at keeps its value: without it, the column's onupdate would stamp the wall clock.
+            .values(version=Order.version + 1, updated_at=Order.updated_at)
         )
         if locked.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult has rowcount
             await self.session.rollback()
@@ -221,7 +265,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             items={item.plu: ItemStatus(item.status) for item in order.items},
         )
         try:
-            plan = plan_for(ticket)
+            plan = plan_for(ticket, order)
         except Exception:
             await self.session.rollback()
             raise
@@ -235,13 +279,25 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
                 item.status = plan.items[item.plu]
                 _close_open_event(item.history, now)
                 item.history.append(_item_event(item, item.status, now, source))
+        # Stamped here, after planning: undo reads when and where the previous change was made.
+        # (Set explicitly, too, so the column's onupdate default does not stamp the wall clock.)
+        order.updated_at = now
+        flag_modified(order, "updated_at")  # even when equal to the old value, or onupdate would fire
+        order.last_change_source = source
         if plan.order is not None:
             order.status = plan.order
             _close_open_event(order.history, now)
             order.history.append(OrderStatusEvent(status=order.status, at=now, source=source))
-        await self.session.commit()
-        await self._tell(OrderChanged(order.id, order.brand_id, "status", order.status))
+        await self._commit(OrderChanged(order.id, order.brand_id, "status", order.status))
         return order
+
+    async def _commit(self, change: OrderChanged) -> None:
+        """Commit, telling the feed inside the transaction (NOTIFY) or after it (publish)."""
+        if self.feed is not None:
+            await self.feed.before_commit(self.session, change)
+        await self.session.commit()
+        if self.feed is not None:
+            await self.feed.after_commit(change)
 
     async def _find_same(self, new: NewOrder) -> Order | None:
         match = and_(Order.brand_id == new.brand_id, Order.channel_order_id == new.channel_order_id)
@@ -305,10 +361,6 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             item.history.append(_item_event(item, ItemStatus.ORDERED, now, source, order_id=order.id))
             order.items.append(item)
         return order
-
-    async def _tell(self, change: OrderChanged) -> None:
-        for listener in self.listeners:
-            await listener(change)
 
 
 def _item_event(

@@ -187,3 +187,17 @@ def plan_order_change(ticket: Ticket, requested: OrderStatus) -> Plan:
     if any(s is ItemStatus.READY for s in ticket.items.values()):
         raise TransitionNotAllowed(current, requested, "some items are already READY")
     return _finish(ticket, moved(frozenset({ItemStatus.PREPARING}), ItemStatus.ORDERED))
+
+
+def plan_undo(ticket: Ticket, previous: Mapping[str, ItemStatus]) -> Plan:
+    """Plan putting items back to the statuses they had before the last change.
+
+    `previous` maps each item the last change moved to the status it had before; the order's
+    status follows. Undo may move an item more than one step (undoing a bump), by design.
+    """
+    if ticket.status in FINAL_ORDER_STATUSES:
+        raise TransitionNotAllowed(ticket.status, "undo", f"{ticket.status} is final")
+    changes = {plu: status for plu, status in previous.items() if ticket.items.get(plu) is not status}
+    if not changes:
+        raise TransitionNotAllowed(ticket.status, "undo", "there is no change to undo")
+    return _finish(ticket, changes)

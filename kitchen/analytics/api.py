@@ -1,0 +1,139 @@
+"""The analytics JSON API under /api/analytics: figures for managers, read-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIFormat
+from litestar.params import QueryParameter
+
+from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
+from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.errors import ERROR_RESPONSES, BadRequestField
+
+# Strings parsed here rather than by Litestar, so a bad value's error names `from` or `to`.
+From = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        format=OpenAPIFormat.DATE_TIME,
+        description="Start of the range, inclusive (ISO 8601; naive is UTC). Default: `to` minus 24 hours",
+    ),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(
+        name="to",
+        format=OpenAPIFormat.DATE_TIME,
+        description="End of the range, exclusive (ISO 8601; naive is UTC). Default: now",
+    ),
+]
+BrandIds = Annotated[
+    list[str] | None, QueryParameter(name="brandId", description="Only orders of these brands (repeatable)")
+]
+
+
+def _moment(field: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequestField(field, f"{field}: {value!r} is not an ISO 8601 date and time") from exc
+
+
+def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, brands: list[str] | None) -> Period:
+    """The range and brands a request asks for; any fault is a 400 naming the parameter."""
+    try:
+        return analytics.period(_moment("from", start), _moment("to", end), brands or [])
+    except InvalidPeriod as exc:
+        raise BadRequestField(exc.field, str(exc)) from exc
+
+
+class AnalyticsController(Controller):
+    path = "/api/analytics"
+    tags = ["analytics"]
+
+    @get(
+        "/status-durations",
+        summary="Time orders and items spend in each status",
+        description="Over the orders created in the range and their items: count, mean, median and 90th"
+        " percentile of the stays in each status that have ended. Server-stamped history only.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def status_durations(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> StatusDurations:
+        return await analytics.status_durations(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/throughput",
+        summary="Orders received and ready per clock hour",
+        description="One entry per clock hour of the kitchen's time zone (KITCHEN_TIMEZONE) overlapping the"
+        " range, oldest first, hours without orders included as 0. Ready counts an order once, in the hour"
+        " of its first READY.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def throughput(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> list[ThroughputHour]:
+        return await analytics.throughput(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/customers",
+        summary="Orders per customer",
+        description="The customers who ordered in the range, by how many orders they have placed up to its"
+        " end (1, 2, 3-5, 6-10, 11+), and the ten with the most.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def customers(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> Customers:
+        return await analytics.customers(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/on-time",
+        summary="Share of orders ready by their pickup time",
+        description="Over the orders created in the range that reached READY (their first READY counts):"
+        " how many by pickupTime, and how late the others were.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def on_time(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> OnTime:
+        return await analytics.on_time(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/items",
+        summary="Slowest items",
+        description="PLUs of the orders created in the range, by median time from ORDERED to first READY,"
+        " slowest first.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def slowest_items(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> list[SlowItem]:
+        return await analytics.slowest_items(_period(analytics, start, end, brand_ids))

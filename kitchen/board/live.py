@@ -1,0 +1,202 @@
+"""Live updates for the boards: committed changes go out over Litestar's channels to every board.
+
+On PostgreSQL the change is announced with NOTIFY inside the status-change transaction, so it is
+delivered exactly when (and only if) the change commits, to every worker process and host that
+LISTENs. On the embedded SQLite default the in-memory backend is published to after the commit.
+
+Each process runs one `BoardHub`: it hears a change once, loads and renders the ticket once, and
+hands the fragments to the boards connected to this process whose station shows that brand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import msgspec
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.response import ServerSentEventMessage
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kitchen.board import queries
+from kitchen.board.pg_listener import RESYNC, ReconnectingPgChannelsBackend
+from kitchen.board.render import BoardRenderer
+from kitchen.board.station import Station
+from kitchen.orders.service import OrderChanged
+from kitchen.settings import Settings
+
+log = logging.getLogger("kitchen.board")
+
+ORDERS_CHANNEL = "kitchen_orders"
+# A board this far behind is cut off; its browser reconnects and resyncs from scratch.
+BOARD_BACKLOG = 200
+PING_SECONDS = 15.0
+
+
+def encode_change(change: OrderChanged) -> str:
+    return msgspec.json.encode(change).decode()
+
+
+def decode_change(raw: bytes) -> OrderChanged:
+    return msgspec.json.decode(raw, type=OrderChanged)
+
+
+class NotifyInTransaction:
+    """PostgreSQL: NOTIFY is queued in the transaction and sent by the server at commit."""
+
+    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
+        await session.execute(select(func.pg_notify(ORDERS_CHANNEL, encode_change(change))))
+
+    async def after_commit(self, change: OrderChanged) -> None:
+        return None
+
+
+@dataclass
+class PublishAfterCommit:
+    """Any other database: publish to the channels backend once the commit has returned."""
+
+    channels: ChannelsPlugin
+
+    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
+        return None
+
+    async def after_commit(self, change: OrderChanged) -> None:
+        self.channels.publish(encode_change(change), ORDERS_CHANNEL)
+
+
+def create_channels(settings: Settings) -> ChannelsPlugin:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "postgresql":
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        backend: ReconnectingPgChannelsBackend | MemoryChannelsBackend = ReconnectingPgChannelsBackend(dsn)
+    else:
+        backend = MemoryChannelsBackend()
+    return ChannelsPlugin(backend=backend, channels=[ORDERS_CHANNEL])
+
+
+def create_feed(settings: Settings, channels: ChannelsPlugin) -> NotifyInTransaction | PublishAfterCommit:
+    if make_url(settings.database_url).get_backend_name() == "postgresql":
+        return NotifyInTransaction()
+    return PublishAfterCommit(channels)
+
+
+@dataclass(eq=False)
+class BoardConnection:
+    """One open board (a tablet's event stream) and the messages waiting for it."""
+
+    station: Station
+    queue: asyncio.Queue[list[ServerSentEventMessage] | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=BOARD_BACKLOG)
+    )
+
+    def send(self, messages: list[ServerSentEventMessage]) -> None:
+        try:
+            self.queue.put_nowait(messages)
+        except asyncio.QueueFull:
+            # Too slow to keep up: end its stream so it reconnects and resyncs.
+            self.close()
+
+    def close(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+
+class BoardHub:
+    def __init__(
+        self, channels: ChannelsPlugin, sessions: async_sessionmaker[AsyncSession], renderer: BoardRenderer
+    ) -> None:
+        self.channels = channels
+        self.sessions = sessions
+        self.renderer = renderer
+        self.boards: set[BoardConnection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait_listening(self) -> None:
+        """Until changes can reach this hub (the PostgreSQL LISTEN connection is up)."""
+        backend = self.channels._backend  # the plugin exposes no accessor for its backend
+        if isinstance(backend, ReconnectingPgChannelsBackend):
+            await backend.connected.wait()
+
+    async def start(self) -> None:
+        subscriber = await self.channels.subscribe([ORDERS_CHANNEL])
+        self._task = asyncio.create_task(self._listen(subscriber.iter_events()), name="board-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for board in self.boards:
+            board.close()
+
+    async def _listen(self, events: AsyncIterator[bytes]) -> None:
+        async for raw in events:
+            if raw == RESYNC:
+                self.resync_all()
+                continue
+            try:
+                await self.broadcast(decode_change(raw))
+            except Exception:
+                # One bad event must not stop the boards; they resync on their next reconnect.
+                log.exception("could not send a change to the boards")
+
+    async def broadcast(self, change: OrderChanged) -> None:
+        """Render the changed ticket once, and the all-day panel once per station, and send them."""
+        watching = [board for board in self.boards if board.station.shows(change.brand_id)]
+        if not watching:
+            return
+        stations = {board.station for board in watching}
+        async with self.sessions() as session:
+            order = await queries.board_order(session, change.order_id)
+            brands = await queries.brands(session)
+            all_day = {station: await queries.all_day(session, station) for station in stations}
+        if order is not None:
+            ticket = ServerSentEventMessage(event="ticket", data=self.renderer.ticket(order, brands))
+        else:
+            ticket = ServerSentEventMessage(event="ticket-gone", data=change.order_id)
+        panels = {
+            station: ServerSentEventMessage(event="all-day", data=self.renderer.all_day(rows))
+            for station, rows in all_day.items()
+        }
+        for board in watching:
+            board.send([ticket, panels[board.station]])
+
+    def resync_all(self) -> None:
+        """Changes may have been missed: end every stream, so each board reconnects and resyncs."""
+        for board in self.boards:
+            board.close()
+
+    def connect(self, station: Station) -> BoardConnection:
+        board = BoardConnection(station)
+        self.boards.add(board)
+        return board
+
+    def disconnect(self, board: BoardConnection) -> None:
+        self.boards.discard(board)
+
+    async def stream(self, station: Station) -> AsyncIterator[ServerSentEventMessage]:
+        """A board's event stream: the whole board first (so a reconnect resyncs), then changes."""
+        board = self.connect(station)
+        try:
+            async with self.sessions() as session:
+                content = await self.renderer.board_content(session, station)
+            # retry: how soon a browser that lost the stream tries again.
+            yield ServerSentEventMessage(event="resync", data=content, retry=2000)
+            while True:
+                try:
+                    messages = await asyncio.wait_for(board.queue.get(), timeout=PING_SECONDS)
+                except TimeoutError:
+                    # Lets the board tell a quiet kitchen from a dead connection.
+                    yield ServerSentEventMessage(event="ping", data="")
+                    continue
+                if messages is None:
+                    return
+                for message in messages:
+                    yield message
+        finally:
+            self.disconnect(board)

@@ -1,0 +1,194 @@
+"""Turns orders into what a cook sees: ticket, board and all-day fragments, rendered once each.
+
+The same Jinja templates render the full page and each fragment, so every piece of markup has
+one source; everything a template shows is decided here, not computed in the template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kitchen.board import queries
+from kitchen.board.queries import AllDayLine
+from kitchen.board.station import Station
+from kitchen.brands.models import Brand
+from kitchen.orders.models import EventSource, Order
+from kitchen.orders.service import Clock
+from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.settings import PROJECT_ROOT, Settings
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+# What one tap on an item does: the next step, or nothing once it is ready.
+NEXT_ITEM_STATUS = {ItemStatus.ORDERED: ItemStatus.PREPARING, ItemStatus.PREPARING: ItemStatus.READY}
+
+
+def create_environment(directory: Path = TEMPLATES_DIR) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(("html", "css")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
+
+def brand_class(brand_id: str) -> str:
+    """A CSS class for a brand id (ids are opaque strings, not safe class names)."""
+    return "brand-" + hashlib.sha1(brand_id.encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    plu: str
+    name: str
+    quantity: int
+    status: str
+    next_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: str
+    dom_id: str
+    brand_name: str
+    brand_class: str
+    channel_order_id: str
+    customer_name: str
+    status: str
+    section: str  # "open", "ready" or "cancelled": where on the board it stands
+    urgency: str  # "ok", "soon" or "late" against the pickup time
+    pickup_local: str
+    pickup_at: str
+    arrived_at: str
+    items: list[ItemLine]
+    undo_until: str | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BrandChip:
+    id: str
+    name: str
+    css_class: str
+    selected: bool
+    toggle_url: str
+
+
+def station_query(brand_ids: Iterable[str]) -> str:
+    """The query string that bookmarks a station, e.g. `?brand=a&brand=b` ('' for all brands)."""
+    ids = sorted(brand_ids)
+    return "?" + urlencode([("brand", b) for b in ids]) if ids else ""
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever reads better on the badge colour (WCAG relative luminance)."""
+    red, green, blue = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return "#000000" if luminance > 0.179 else "#ffffff"
+
+
+class BoardRenderer:
+    def __init__(self, settings: Settings, clock: Clock, environment: Environment | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.zone = ZoneInfo(settings.timezone)
+        self.environment = environment or create_environment()
+
+    def ticket_view(self, order: Order, brands: dict[str, Brand], message: str | None = None) -> TicketView:
+        now = self.clock()
+        brand = brands.get(order.brand_id)
+        status = OrderStatus(order.status)
+        section = {OrderStatus.READY: "ready", OrderStatus.CANCELLED: "cancelled"}.get(status, "open")
+        seconds_left = (order.pickup_time - now).total_seconds()
+        urgency = "late" if seconds_left < 0 else "soon" if seconds_left <= self.settings.amber_seconds else "ok"
+        if section != "open":
+            urgency = "ok"  # only tickets still being cooked race the pickup time
+        undo_until = None
+        if order.version > 1 and order.last_change_source == EventSource.BOARD and section != "cancelled":
+            deadline = order.updated_at + timedelta(seconds=self.settings.undo_seconds)
+            if deadline > now:
+                undo_until = deadline.isoformat()
+        return TicketView(
+            id=order.id,
+            dom_id="ticket-" + hashlib.sha1(order.id.encode(), usedforsecurity=False).hexdigest()[:16],
+            brand_name=brand.name if brand else order.brand_id,
+            brand_class=brand_class(order.brand_id) if brand else "brand-unknown",
+            channel_order_id=order.channel_order_id,
+            customer_name=order.customer_name,
+            status=status,
+            section=section,
+            urgency=urgency,
+            pickup_local=order.pickup_time.astimezone(self.zone).strftime("%H:%M"),
+            pickup_at=order.pickup_time.isoformat(),
+            arrived_at=order.created_at.isoformat(),
+            items=[
+                ItemLine(
+                    plu=item.plu,
+                    name=item.name,
+                    quantity=item.quantity,
+                    status=item.status,
+                    next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
+                )
+                for item in order.items
+            ],
+            undo_until=undo_until,
+            message=message,
+        )
+
+    def ticket(self, order: Order, brands: dict[str, Brand], message: str | None = None) -> str:
+        return self.environment.get_template("board/_ticket.html").render(
+            ticket=self.ticket_view(order, brands, message)
+        )
+
+    def all_day(self, lines: Sequence[AllDayLine]) -> str:
+        return self.environment.get_template("board/_all_day.html").render(all_day=lines)
+
+    async def board_context(self, session: AsyncSession, station: Station) -> dict[str, object]:
+        now = self.clock()
+        brands = await queries.brands(session)
+        orders = await queries.board_orders(session, station, now)
+        tickets = [self.ticket_view(order, brands) for order in orders]
+        return {
+            "station": station,
+            "tickets": [t for t in tickets if t.section != "ready"],
+            "ready": [t for t in tickets if t.section == "ready"],
+            "all_day": await queries.all_day(session, station),
+            "station_query": station_query(station.brand_ids),
+            "chips": [
+                BrandChip(
+                    b.id,
+                    b.name,
+                    brand_class(b.id),
+                    b.id in station.brand_ids,
+                    "/board" + station_query(station.brand_ids ^ {b.id}),
+                )
+                for b in brands.values()
+            ],
+            "rendered_at": now.isoformat(),
+        }
+
+    async def board_content(self, session: AsyncSession, station: Station) -> str:
+        context = await self.board_context(session, station)
+        return self.environment.get_template("board/_content.html").render(**context)
+
+    def brands_css(self, brands: dict[str, Brand]) -> str:
+        return self.environment.get_template("board/brands.css").render(
+            brands=[(brand_class(b.id), b.colour, text_colour_on(b.colour)) for b in brands.values()]
+        )
+
+    def page(self, name: str, **context: object) -> str:
+        return self.environment.get_template(name).render(**context)

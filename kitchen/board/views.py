@@ -1,0 +1,207 @@
+"""The cook boards: the page, its fragments, the live stream and every tap a cook makes.
+
+Every tap goes through the order service, exactly like the JSON API: same rules, same
+history (stamped `board`), same errors, shown on the ticket instead of as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, ServerSentEvent
+from litestar.status_codes import HTTP_200_OK, HTTP_409_CONFLICT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kitchen.board import queries
+from kitchen.board.live import BoardHub
+from kitchen.board.render import BoardRenderer
+from kitchen.board.station import Station
+from kitchen.orders.models import EventSource, Order
+from kitchen.orders.service import OrderService
+from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
+from kitchen.settings import Settings
+
+HTML = "text/html; charset=utf-8"
+
+
+def html(body: str, status_code: int = HTTP_200_OK) -> Response[str]:
+    return Response(body, media_type=HTML, status_code=status_code)
+
+
+@get("/", include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect("/board")
+
+
+class BoardController(Controller):
+    path = "/board"
+    include_in_schema = False
+
+    @get("/")
+    async def board_page(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        settings: NamedDependency[Settings],
+        brand: FromQuery[list[str] | None] = None,
+    ) -> Response[str]:
+        station = Station.of(brand)
+        context = await board_renderer.board_context(db_session, station)
+        return html(board_renderer.page("board/page.html", settings=settings, **context))
+
+    @get("/tickets")
+    async def board_tickets(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        brand: FromQuery[list[str] | None] = None,
+    ) -> Response[str]:
+        """The whole board as one fragment: what a board polls when it cannot hold the stream."""
+        return html(await board_renderer.board_content(db_session, Station.of(brand)))
+
+    @get("/stream")
+    async def board_stream(
+        self, board_hub: NamedDependency[BoardHub], brand: FromQuery[list[str] | None] = None
+    ) -> ServerSentEvent:
+        return ServerSentEvent(board_hub.stream(Station.of(brand)), headers={"Cache-Control": "no-store"})
+
+    @get("/brands.css", cache=60)
+    async def brands_css(
+        self, db_session: NamedDependency[AsyncSession], board_renderer: NamedDependency[BoardRenderer]
+    ) -> Response[str]:
+        # Brand colours as classes, so tickets need no inline styles (a strict CSP forbids them).
+        css = board_renderer.brands_css(await queries.brands(db_session))
+        return Response(css, media_type="text/css; charset=utf-8")
+
+    @post("/orders/{order_id:str}/items/{plu:str}/advance")
+    async def advance_item(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+        plu: FromPath[str],
+    ) -> Response[str]:
+        """One tap on an item: ORDERED → PREPARING → READY."""
+
+        async def advance() -> Order:
+            order = await orders.get_order(order_id)
+            item = next((i for i in order.items if i.plu == plu), None)
+            current = ItemStatus(item.status) if item else ItemStatus.ORDERED
+            if current is ItemStatus.READY:
+                raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", plu)
+            target = {ItemStatus.ORDERED: ItemStatus.PREPARING}.get(current, ItemStatus.READY)
+            return await orders.set_item_status(order_id, plu, target, EventSource.BOARD)
+
+        return await _tap(db_session, board_renderer, orders, order_id, advance)
+
+    @post("/orders/{order_id:str}/bump")
+    async def bump(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+    ) -> Response[str]:
+        """All ready: every open item of the order is done."""
+        return await _tap(
+            db_session,
+            board_renderer,
+            orders,
+            order_id,
+            lambda: orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD),
+        )
+
+    @post("/orders/{order_id:str}/recall")
+    async def recall(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+    ) -> Response[str]:
+        """A bumped order goes back to the line."""
+
+        async def recall() -> Order:
+            order = await orders.get_order(order_id)
+            if order.status != OrderStatus.READY:
+                raise TransitionNotAllowed(order.status, OrderStatus.PREPARING, "only a ready order is recalled")
+            return await orders.set_order_status(order_id, OrderStatus.PREPARING, EventSource.BOARD)
+
+        return await _tap(db_session, board_renderer, orders, order_id, recall)
+
+    @post("/orders/{order_id:str}/pickup")
+    async def pickup(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+    ) -> Response[str]:
+        """The courier has it: the ticket leaves every board."""
+        return await _tap(
+            db_session,
+            board_renderer,
+            orders,
+            order_id,
+            lambda: orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD),
+        )
+
+    @post("/orders/{order_id:str}/undo")
+    async def undo(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        settings: NamedDependency[Settings],
+        order_id: FromPath[str],
+    ) -> Response[str]:
+        """Take back this board's last change on the ticket, within the undo window."""
+        window = timedelta(seconds=settings.undo_seconds)
+        return await _tap(
+            db_session,
+            board_renderer,
+            orders,
+            order_id,
+            lambda: orders.undo_last_change(order_id, window, EventSource.BOARD),
+        )
+
+    @post("/orders/{order_id:str}/acknowledge")
+    async def acknowledge(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+    ) -> Response[str]:
+        """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
+        return await _tap(
+            db_session, board_renderer, orders, order_id, lambda: orders.acknowledge_cancellation(order_id)
+        )
+
+
+async def _tap(
+    session: AsyncSession,
+    renderer: BoardRenderer,
+    orders: OrderService,
+    order_id: str,
+    change: Callable[[], Awaitable[Order]],
+) -> Response[str]:
+    """Run a tap and answer with the ticket as it now is (empty when it left the board).
+
+    A refused tap answers 409 with the unchanged ticket and the reason on it, so the cook sees
+    why; nothing was written.
+    """
+    try:
+        order = await change()
+    except TransitionNotAllowed as refused:
+        current = await orders.get_order(order_id)
+        message = f"Not possible: {refused}"
+        return html(renderer.ticket(current, await queries.brands(session), message), HTTP_409_CONFLICT)
+    if not queries.belongs_on_board(order):
+        return html("")
+    return html(renderer.ticket(order, await queries.brands(session)))
