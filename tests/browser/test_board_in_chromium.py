@@ -1,0 +1,142 @@
+"""Two boards in a real Chromium: orders appear live, taps travel between tablets, undo, and
+a dropped connection is announced, survived and resynced."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from kitchen.settings import PROJECT_ROOT
+from tests.helpers import order_payload
+from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: int = 800) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url + "/board")
+    expect(page.locator("#connection")).to_have_text("Live", timeout=10000)
+    page.errors = errors  # type: ignore[attr-defined]  # inspected at the end of each test
+    return page
+
+
+def post_order(server: LiveServer, **overrides: Any) -> dict[str, Any]:
+    response = httpx.post(server.url + "/api/orders", json=order_payload(**overrides), timeout=5)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def ticket(page: Page, order_id: str) -> Any:
+    return page.locator(f'article[data-order-id="{order_id}"]')
+
+
+def item_row(page: Page, order_id: str, plu: str) -> Any:
+    return ticket(page, order_id).locator("li.item", has=page.locator(".plu", has_text=re.compile(f"^{plu}$")))
+
+
+def test_two_boards_cook_an_order_through_to_pickup(browser: Browser, live_server: LiveServer) -> None:
+    first, second = open_board(browser, live_server), open_board(browser, live_server)
+    order = post_order(live_server, pickupTime="2030-01-01T12:00:00Z")
+    oid = order["id"]
+
+    # The new order appears on both boards within 2 s, without a reload.
+    started = time.monotonic()
+    expect(ticket(first, oid)).to_be_visible(timeout=2000)
+    expect(ticket(second, oid)).to_be_visible(timeout=2000)
+    assert time.monotonic() - started < 2.5
+
+    # A tap on one tablet shows on the other.
+    item_row(first, oid, "BB-1").locator("button").click()
+    expect(item_row(second, oid, "BB-1")).to_have_class(re.compile("status-PREPARING"), timeout=2000)
+
+    # Undo on the first takes it back everywhere.
+    ticket(first, oid).locator("button.undo").click()
+    expect(item_row(second, oid, "BB-1")).to_have_class(re.compile("status-ORDERED"), timeout=2000)
+    expect(item_row(first, oid, "BB-1")).to_have_class(re.compile("status-ORDERED"), timeout=2000)
+
+    # Cook every item: two taps each.
+    for plu in ("BB-1", "BB-2", "BB-3"):
+        for status in ("PREPARING", "READY"):
+            item_row(first, oid, plu).locator("button").click()
+            expect(item_row(first, oid, plu)).to_have_class(re.compile(f"status-{status}"), timeout=2000)
+    # All items ready: the ticket waits in the ready section on both boards.
+    expect(second.locator(f'#tickets-ready article[data-order-id="{oid}"]')).to_be_visible(timeout=2000)
+
+    # "Picked up" needs two taps: the first only arms it.
+    pickup = ticket(second, oid).locator("button.pickup")
+    pickup.click()
+    expect(pickup).to_have_text("Tap again: picked up")
+    assert httpx.get(f"{live_server.url}/api/orders/{oid}").json()["status"] == "READY"
+    pickup.click()
+    expect(ticket(first, oid)).to_have_count(0, timeout=2000)
+    expect(ticket(second, oid)).to_have_count(0, timeout=2000)
+
+    history = httpx.get(f"{live_server.url}/api/orders/{oid}").json()
+    assert [e["status"] for e in history["statusHistory"]] == [
+        "RECEIVED",
+        "PREPARING",
+        "RECEIVED",
+        "PREPARING",
+        "READY",
+        "PICKED_UP",
+    ]
+    assert {e["source"] for e in history["statusHistory"][1:]} == {"board"}
+    assert first.errors == second.errors == []  # type: ignore[attr-defined]
+
+
+def test_board_screenshot_at_tablet_size(browser: Browser, live_server: LiveServer) -> None:
+    brands = {"brand-burgers": ("Burger Bros", "#e4572e"), "brand-sushi": ("Sushi Society", "#17bebb")}
+    for brand_id, (name, colour) in brands.items():
+        httpx.put(f"{live_server.url}/api/brands/{brand_id}", json={"name": name, "colour": colour})
+    for minutes, brand in ((4, "brand-burgers"), (12, "brand-sushi"), (25, "brand-burgers"), (-3, "brand-sushi")):
+        pickup = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + minutes * 60))
+        post_order(live_server, brandId=brand, pickupTime=pickup)
+    ready = post_order(live_server, brandId="brand-sushi")
+    httpx.patch(f"{live_server.url}/api/orders/{ready['id']}/status", json={"status": "READY"})
+    page = open_board(browser, live_server)
+    expect(page.locator("#board-content .ticket")).to_have_count(5)
+    # Tablet-first: nothing scrolls sideways, and every tap target is at least 48 px tall.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    heights = page.eval_on_selector_all("button, .chip", "els => els.map(e => e.getBoundingClientRect().height)")
+    assert min(heights) >= 48, heights
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "board-1280x800.png"))
+    tv = open_board(browser, live_server, 1920, 1080)
+    assert tv.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    tv.screenshot(path=str(ARTIFACTS / "board-1920x1080.png"))
+
+
+def test_lost_connection_is_shown_and_the_board_resyncs(
+    browser: Browser, live_server: LiveServer, database_url: str
+) -> None:
+    page = open_board(browser, live_server)
+    before = post_order(live_server)
+    expect(ticket(page, before["id"])).to_be_visible(timeout=2000)
+
+    live_server.stop()
+    expect(page.locator("#connection")).to_have_class(re.compile("is-lost"), timeout=5000)
+    expect(page.locator("#connection")).to_contain_text("Connection lost")
+
+    # Meanwhile another server on the same database takes an order and a change.
+    other = LiveServer(database_url, name="other").start()
+    try:
+        missed = post_order(other)
+        httpx.patch(f"{other.url}/api/orders/{before['id']}/items/BB-2/status", json={"status": "PREPARING"})
+    finally:
+        other.stop()
+
+    live_server.start()  # same port: the board reconnects by itself
+    expect(page.locator("#connection")).to_have_text("Live", timeout=10000)
+    expect(ticket(page, missed["id"])).to_be_visible()
+    expect(item_row(page, before["id"], "BB-2")).to_have_class(re.compile("status-PREPARING"))
