@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
 from kitchen.analytics.queries import AnalyticsQueries
+from kitchen.analytics.views import DashboardController
 from kitchen.board.live import BoardHub, create_channels, create_feed
 from kitchen.board.render import BoardRenderer
 from kitchen.board.views import BoardController, home
@@ -66,6 +67,7 @@ def create_app(
             AnalyticsController,
             BrandController,
             BoardController,
+            DashboardController,
             home,
             health,
             ready,

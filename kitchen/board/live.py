@@ -115,6 +115,7 @@ class BoardHub:
         self.sessions = sessions
         self.renderer = renderer
         self.boards: set[BoardConnection] = set()
+        self._watchers: set[asyncio.Queue[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def wait_listening(self) -> None:
@@ -136,6 +137,9 @@ class BoardHub:
 
     async def _listen(self, events: AsyncIterator[bytes]) -> None:
         async for raw in events:
+            for watcher in self._watchers:
+                if watcher.empty():
+                    watcher.put_nowait(None)
             if raw == RESYNC:
                 self.resync_all()
                 continue
@@ -165,6 +169,17 @@ class BoardHub:
         }
         for board in watching:
             board.send([ticket, panels[board.station]])
+
+    async def changes(self) -> AsyncIterator[None]:
+        """Yields after orders change; changes that come while the caller is busy count as one."""
+        watcher: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
+        self._watchers.add(watcher)
+        try:
+            while True:
+                await watcher.get()
+                yield None
+        finally:
+            self._watchers.discard(watcher)
 
     def resync_all(self) -> None:
         """Changes may have been missed: end every stream, so each board reconnects and resyncs."""

@@ -25,7 +25,7 @@ from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
 
-HTML = "text/html; charset=utf-8"
+HTML = "text/html"  # Litestar adds the charset
 
 
 def html(body: str, status_code: int = HTTP_200_OK) -> Response[str]:
@@ -75,7 +75,7 @@ class BoardController(Controller):
     ) -> Response[str]:
         # Brand colours as classes, so tickets need no inline styles (a strict CSP forbids them).
         css = board_renderer.brands_css(await queries.brands(db_session))
-        return Response(css, media_type="text/css; charset=utf-8")
+        return Response(css, media_type="text/css")
 
     @post("/orders/{order_id:str}/items/{plu:str}/advance")
     async def advance_item(

@@ -1,0 +1,320 @@
+"""The manager dashboard: the analytics figures as a page, panels swapped by htmx, CSV downloads.
+
+The same figures as /api/analytics (same query functions), for a date range picked in the
+kitchen's own time zone: today, yesterday, the last 7 days or custom dates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from html import escape
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kitchen.analytics import charts
+from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
+from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.board import queries as board_queries
+from kitchen.board.live import BoardHub
+from kitchen.board.render import BoardRenderer
+from kitchen.settings import Settings
+
+Preset = Literal["today", "yesterday", "7d", "custom"]
+PRESETS: dict[str, str] = {"today": "Today", "yesterday": "Yesterday", "7d": "Last 7 days", "custom": "Custom"}
+HTML = "text/html"  # Litestar adds the charset
+# A busy kitchen changes orders every few seconds; the panels refresh at most this often.
+REFRESH_AT_MOST_EVERY = 10.0
+
+
+RangeParam = Annotated[str | None, QueryParameter(name="range")]
+FirstDayParam = Annotated[str | None, QueryParameter(name="from")]
+LastDayParam = Annotated[str | None, QueryParameter(name="to")]
+
+
+class BadDashboardFilter(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardFilter:
+    """What the manager picked: a preset or custom dates (kitchen-local), and brands."""
+
+    preset: Preset
+    first_day: date
+    last_day: date
+    brand_ids: tuple[str, ...]
+
+    def query(self) -> str:
+        pairs: list[tuple[str, str]] = [("range", self.preset)]
+        if self.preset == "custom":
+            pairs += [("from", self.first_day.isoformat()), ("to", self.last_day.isoformat())]
+        pairs += [("brand", b) for b in self.brand_ids]
+        return urlencode(pairs)
+
+
+def read_filter(
+    preset: str | None, first: str | None, last: str | None, brands: Sequence[str], settings: Settings, now: datetime
+) -> DashboardFilter:
+    """Turn the query string into a filter; unknown presets and unreadable dates are refused by name."""
+    today = now.astimezone(settings.zone).date()
+    chosen = preset or "today"
+    if chosen not in PRESETS:
+        raise BadDashboardFilter("range", f"range must be one of {', '.join(PRESETS)}")
+    if chosen == "today":
+        return DashboardFilter("today", today, today, tuple(brands))
+    if chosen == "yesterday":
+        return DashboardFilter("yesterday", today - timedelta(days=1), today - timedelta(days=1), tuple(brands))
+    if chosen == "7d":
+        return DashboardFilter("7d", today - timedelta(days=6), today, tuple(brands))
+    first_day = _day("from", first) or today - timedelta(days=6)
+    last_day = _day("to", last) or today
+    if first_day > last_day:
+        raise BadDashboardFilter("from", "the first day must not be after the last day")
+    return DashboardFilter("custom", first_day, last_day, tuple(brands))
+
+
+def _day(field: str, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise BadDashboardFilter(field, f"{field}: {value!r} is not a date written YYYY-MM-DD") from exc
+
+
+def period_of(analytics: AnalyticsQueries, chosen: DashboardFilter, settings: Settings) -> Period:
+    """Kitchen-local days to a UTC range: from the first day's midnight to the midnight after the last."""
+    zone = settings.zone
+    start = datetime.combine(chosen.first_day, time(0), zone)
+    end = datetime.combine(chosen.last_day + timedelta(days=1), time(0), zone)
+    return analytics.period(start, end, chosen.brand_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    durations: StatusDurations
+    throughput: list[ThroughputHour]
+    customers: Customers
+    on_time: OnTime
+    items: list[SlowItem]
+
+
+async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures:
+    return Figures(
+        durations=await analytics.status_durations(period),
+        throughput=await analytics.throughput(period),
+        customers=await analytics.customers(period),
+        on_time=await analytics.on_time(period),
+        items=await analytics.slowest_items(period),
+    )
+
+
+def _median(figures: StatusDurations, status: str) -> float | None:
+    for row in figures.orders:
+        if row.status == status:
+            return row.p50_seconds
+    return None
+
+
+def panels_context(figures: Figures, settings: Settings) -> dict[str, object]:
+    """Everything the panels show, computed here so the templates only lay it out."""
+    zone = settings.zone
+    hours = [h.hour.astimezone(zone) for h in figures.throughput]
+    many_days = len(hours) > 48
+    hour_labels = [h.strftime("%a %H" if many_days else "%H") for h in hours]
+    durations = figures.durations
+    stays = [("order", r) for r in durations.orders] + [("item", r) for r in durations.items]
+    return {
+        "figures": figures,
+        "headline": {
+            "received": sum(h.received for h in figures.throughput),
+            "ready": sum(h.ready for h in figures.throughput),
+            "on_time_rate": figures.on_time.rate,
+            "waiting": _median(durations, "RECEIVED"),
+            "cooking": _median(durations, "PREPARING"),
+            "courier": _median(durations, "READY"),
+        },
+        "throughput_chart": charts.grouped_bars(
+            hour_labels,
+            [
+                ("received", "received", [h.received for h in figures.throughput]),
+                ("ready", "ready", [h.ready for h in figures.throughput]),
+            ],
+            label_every=max(1, len(hours) // 12),
+        ),
+        "durations_chart": charts.grouped_bars(
+            [f"{subject} {r.status.lower()}" for subject, r in stays],
+            [
+                ("p50", "median", [charts.minutes(r.p50_seconds) for _, r in stays]),
+                ("p90", "90th percentile", [charts.minutes(r.p90_seconds) for _, r in stays]),
+            ],
+            unit=" min",
+        ),
+        "customers_chart": charts.grouped_bars(
+            [b.bucket for b in figures.customers.distribution],
+            [("customers", "customers", [b.customers for b in figures.customers.distribution])],
+        ),
+        "zone": zone,
+    }
+
+
+def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str], list[list[object]]]]:
+    """Each table of the dashboard as CSV header and rows, by the name in its download link."""
+    zone = settings.zone
+    durations: list[list[object]] = [
+        [subject, r.status, r.count, r.avg_seconds, r.p50_seconds, r.p90_seconds]
+        for subject, rows in (("order", figures.durations.orders), ("item", figures.durations.items))
+        for r in rows
+    ]
+    return {
+        "status-durations": (["subject", "status", "count", "avg_seconds", "p50_seconds", "p90_seconds"], durations),
+        "throughput": (
+            ["hour", "received", "ready"],
+            [[h.hour.astimezone(zone).isoformat(), h.received, h.ready] for h in figures.throughput],
+        ),
+        "customers": (["bucket", "customers"], [[b.bucket, b.customers] for b in figures.customers.distribution]),
+        "top-customers": (
+            ["account", "order_count", "first_order_at", "last_order_at"],
+            [
+                [c.account, c.order_count, c.first_order_at.isoformat(), c.last_order_at.isoformat()]
+                for c in figures.customers.top
+            ],
+        ),
+        "on-time": (
+            ["orders", "on_time", "rate", "late_p50_seconds", "late_p90_seconds"],
+            [
+                [
+                    figures.on_time.orders,
+                    figures.on_time.on_time,
+                    figures.on_time.rate,
+                    figures.on_time.late_p50_seconds,
+                    figures.on_time.late_p90_seconds,
+                ]
+            ],
+        ),
+        "items": (
+            ["plu", "name", "count", "p50_seconds", "p90_seconds"],
+            [[i.plu, i.name, i.count, i.p50_seconds, i.p90_seconds] for i in figures.items],
+        ),
+    }
+
+
+def to_csv(header: list[str], rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return buffer.getvalue()
+
+
+def on_bad_filter(_: Request[Any, Any, Any], exc: BadDashboardFilter) -> Response[str]:
+    # htmx swaps error responses too, so the refusal is a readable fragment, not JSON.
+    body = f'<p class="filter-error" role="alert">Cannot show that: {escape(str(exc))}</p>'
+    return Response(body, media_type=HTML, status_code=400)
+
+
+class DashboardController(Controller):
+    path = "/dashboard"
+    include_in_schema = False
+    exception_handlers = {BadDashboardFilter: on_bad_filter}
+
+    async def _page_parts(
+        self,
+        analytics: AnalyticsQueries,
+        settings: Settings,
+        preset: str | None,
+        first: str | None,
+        last: str | None,
+        brands: list[str] | None,
+    ) -> tuple[DashboardFilter, Figures]:
+        chosen = read_filter(preset, first, last, brands or [], settings, analytics.clock())
+        try:
+            period = period_of(analytics, chosen, settings)
+        except InvalidPeriod as exc:
+            raise BadDashboardFilter(exc.field, str(exc)) from exc
+        return chosen, await gather_figures(analytics, period)
+
+    @get("/")
+    async def dashboard_page(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        settings: NamedDependency[Settings],
+        board_renderer: NamedDependency[BoardRenderer],
+        db_session: NamedDependency[AsyncSession],
+        preset: RangeParam = None,
+        first: FirstDayParam = None,
+        last: LastDayParam = None,
+        brand: FromQuery[list[str] | None] = None,
+    ) -> Response[str]:
+        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
+        brands = await board_queries.brands(db_session)
+        body = board_renderer.page(
+            "dashboard/page.html",
+            chosen=chosen,
+            presets=PRESETS,
+            brands=list(brands.values()),
+            settings=settings,
+            **panels_context(figures, settings),
+        )
+        return Response(body, media_type=HTML)
+
+    @get("/panels")
+    async def dashboard_panels(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        settings: NamedDependency[Settings],
+        board_renderer: NamedDependency[BoardRenderer],
+        preset: RangeParam = None,
+        first: FirstDayParam = None,
+        last: LastDayParam = None,
+        brand: FromQuery[list[str] | None] = None,
+    ) -> Response[str]:
+        """Only the panels, for htmx; the address bar follows the filters (HX-Push-Url)."""
+        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
+        body = board_renderer.page("dashboard/_panels.html", chosen=chosen, **panels_context(figures, settings))
+        return Response(body, media_type=HTML, headers={"HX-Push-Url": f"/dashboard?{chosen.query()}"})
+
+    @get("/csv/{table:str}")
+    async def dashboard_csv(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        settings: NamedDependency[Settings],
+        table: FromPath[str],
+        preset: RangeParam = None,
+        first: FirstDayParam = None,
+        last: LastDayParam = None,
+        brand: FromQuery[list[str] | None] = None,
+    ) -> Response[str]:
+        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
+        tables = csv_tables(figures, settings)
+        if table not in tables:
+            raise BadDashboardFilter("table", f"no table {table!r}; there are {', '.join(tables)}")
+        header, rows = tables[table]
+        filename = f"kitchen-{table}-{chosen.first_day}-{chosen.last_day}.csv"
+        return Response(
+            to_csv(header, rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @get("/stream")
+    async def dashboard_stream(self, board_hub: NamedDependency[BoardHub]) -> ServerSentEvent:
+        """`changed` whenever orders change (at most every 10 s), so the open dashboard refreshes."""
+        return ServerSentEvent(_changes(board_hub), headers={"Cache-Control": "no-store"})
+
+
+async def _changes(hub: BoardHub) -> AsyncIterator[ServerSentEventMessage]:
+    async for _ in hub.changes():
+        yield ServerSentEventMessage(event="changed", data="")
+        await asyncio.sleep(REFRESH_AT_MOST_EVERY)
