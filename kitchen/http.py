@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
+from litestar.status_codes import HTTP_200_OK
 
 from kitchen.orders.schemas import camelize_keys
 
@@ -24,3 +25,8 @@ class KitchenRequest(Request[Any, Any, Any]):
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise MalformedJSON(f"the body is not valid JSON: {exc}") from exc
         return camelize_keys(value)
+
+
+def html(body: str, status_code: int = HTTP_200_OK, headers: dict[str, str] | None = None) -> Response[str]:
+    """An HTML page or fragment (Litestar adds the charset)."""
+    return Response(body, media_type="text/html", status_code=status_code, headers=headers)

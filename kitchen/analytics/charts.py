@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 WIDTH = 640
 HEIGHT = 220
-LEFT = 44  # room for the y-axis labels
+LEFT = 64  # room for the y-axis labels
+Y_STEPS = 5  # gridlines: with 1-2-5 axis tops, five steps land on round numbers
 BOTTOM = 28  # room for the x-axis labels
 TOP = 10
 
@@ -64,10 +65,14 @@ def grouped_bars(
     *,
     unit: str = "",
     label_every: int = 1,
+    least_top: float = 5.0,
 ) -> BarChart:
-    """Bars for each group (x), one per series side by side. `series` is (css class, label, values)."""
+    """Bars for each group (x), one per series side by side. `series` is (css class, label, values).
+
+    The axis reaches at least `least_top`, so a quiet day does not blow tiny values up to full height.
+    """
     values = [v for _, _, vs in series for v in vs if v is not None]
-    top = nice_ceiling(max(values, default=0.0))
+    top = nice_ceiling(max([*values, least_top]))
     plot_width = WIDTH - LEFT - 8
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_height
@@ -85,7 +90,9 @@ def grouped_bars(
     x_ticks = [
         Tick(LEFT + index * slot + slot / 2, group) for index, group in enumerate(groups) if index % label_every == 0
     ]
-    y_ticks = [Tick(baseline - plot_height * step / 4, _fmt(top * step / 4) + unit) for step in range(5)]
+    y_ticks = [
+        Tick(baseline - plot_height * step / Y_STEPS, _fmt(top * step / Y_STEPS) + unit) for step in range(Y_STEPS + 1)
+    ]
     return BarChart(
         width=WIDTH,
         height=HEIGHT,

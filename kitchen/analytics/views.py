@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,11 +28,11 @@ from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDuratio
 from kitchen.board import queries as board_queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
+from kitchen.http import html
 from kitchen.settings import Settings
 
 Preset = Literal["today", "yesterday", "7d", "custom"]
 PRESETS: dict[str, str] = {"today": "Today", "yesterday": "Yesterday", "7d": "Last 7 days", "custom": "Custom"}
-HTML = "text/html"  # Litestar adds the charset
 # A busy kitchen changes orders every few seconds; the panels refresh at most this often.
 REFRESH_AT_MOST_EVERY = 10.0
 
@@ -160,6 +160,7 @@ def panels_context(figures: Figures, settings: Settings) -> dict[str, object]:
                 ("p90", "90th percentile", [charts.minutes(r.p90_seconds) for _, r in stays]),
             ],
             unit=" min",
+            least_top=1.0,
         ),
         "customers_chart": charts.grouped_bars(
             [b.bucket for b in figures.customers.distribution],
@@ -221,83 +222,78 @@ def to_csv(header: list[str], rows: list[list[object]]) -> str:
 def on_bad_filter(_: Request[Any, Any, Any], exc: BadDashboardFilter) -> Response[str]:
     # htmx swaps error responses too, so the refusal is a readable fragment, not JSON.
     body = f'<p class="filter-error" role="alert">Cannot show that: {escape(str(exc))}</p>'
-    return Response(body, media_type=HTML, status_code=400)
+    return html(body, 400)
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    chosen: DashboardFilter
+    figures: Figures
+
+
+async def provide_dashboard(
+    analytics: NamedDependency[AnalyticsQueries],
+    settings: NamedDependency[Settings],
+    preset: RangeParam = None,
+    first: FirstDayParam = None,
+    last: LastDayParam = None,
+    brand: FromQuery[list[str] | None] = None,
+) -> Dashboard:
+    """The filter in the query string, and the figures for it: what every dashboard view shows."""
+    chosen = read_filter(preset, first, last, brand or [], settings, analytics.clock())
+    try:
+        period = period_of(analytics, chosen, settings)
+    except InvalidPeriod as exc:
+        raise BadDashboardFilter(exc.field, str(exc)) from exc
+    return Dashboard(chosen, await gather_figures(analytics, period))
 
 
 class DashboardController(Controller):
     path = "/dashboard"
     include_in_schema = False
     exception_handlers = {BadDashboardFilter: on_bad_filter}
-
-    async def _page_parts(
-        self,
-        analytics: AnalyticsQueries,
-        settings: Settings,
-        preset: str | None,
-        first: str | None,
-        last: str | None,
-        brands: list[str] | None,
-    ) -> tuple[DashboardFilter, Figures]:
-        chosen = read_filter(preset, first, last, brands or [], settings, analytics.clock())
-        try:
-            period = period_of(analytics, chosen, settings)
-        except InvalidPeriod as exc:
-            raise BadDashboardFilter(exc.field, str(exc)) from exc
-        return chosen, await gather_figures(analytics, period)
+    dependencies = {"dashboard": Provide(provide_dashboard)}
 
     @get("/")
     async def dashboard_page(
         self,
-        analytics: NamedDependency[AnalyticsQueries],
         settings: NamedDependency[Settings],
         board_renderer: NamedDependency[BoardRenderer],
         db_session: NamedDependency[AsyncSession],
-        preset: RangeParam = None,
-        first: FirstDayParam = None,
-        last: LastDayParam = None,
-        brand: FromQuery[list[str] | None] = None,
+        dashboard: NamedDependency[Dashboard],
     ) -> Response[str]:
-        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
         brands = await board_queries.brands(db_session)
         body = board_renderer.page(
             "dashboard/page.html",
-            chosen=chosen,
+            chosen=dashboard.chosen,
             presets=PRESETS,
             brands=list(brands.values()),
             settings=settings,
-            **panels_context(figures, settings),
+            **panels_context(dashboard.figures, settings),
         )
-        return Response(body, media_type=HTML)
+        return html(body)
 
     @get("/panels")
     async def dashboard_panels(
         self,
-        analytics: NamedDependency[AnalyticsQueries],
         settings: NamedDependency[Settings],
         board_renderer: NamedDependency[BoardRenderer],
-        preset: RangeParam = None,
-        first: FirstDayParam = None,
-        last: LastDayParam = None,
-        brand: FromQuery[list[str] | None] = None,
+        dashboard: NamedDependency[Dashboard],
     ) -> Response[str]:
         """Only the panels, for htmx; the address bar follows the filters (HX-Push-Url)."""
-        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
-        body = board_renderer.page("dashboard/_panels.html", chosen=chosen, **panels_context(figures, settings))
-        return Response(body, media_type=HTML, headers={"HX-Push-Url": f"/dashboard?{chosen.query()}"})
+        context = panels_context(dashboard.figures, settings)
+        body = board_renderer.page("dashboard/_panels.html", chosen=dashboard.chosen, **context)
+        return html(body, headers={"HX-Push-Url": f"/dashboard?{dashboard.chosen.query()}"})
 
     @get("/csv/{table:str}")
     async def dashboard_csv(
         self,
-        analytics: NamedDependency[AnalyticsQueries],
         settings: NamedDependency[Settings],
         table: FromPath[str],
-        preset: RangeParam = None,
-        first: FirstDayParam = None,
-        last: LastDayParam = None,
-        brand: FromQuery[list[str] | None] = None,
+        dashboard: NamedDependency[Dashboard],
     ) -> Response[str]:
-        chosen, figures = await self._page_parts(analytics, settings, preset, first, last, brand)
-        tables = csv_tables(figures, settings)
+        chosen = dashboard.chosen
+        tables = csv_tables(dashboard.figures, settings)
         if table not in tables:
             raise BadDashboardFilter("table", f"no table {table!r}; there are {', '.join(tables)}")
         header, rows = tables[table]

@@ -11,25 +11,21 @@ from datetime import timedelta
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent
-from litestar.status_codes import HTTP_200_OK, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
+from kitchen.http import html
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
-
-HTML = "text/html"  # Litestar adds the charset
-
-
-def html(body: str, status_code: int = HTTP_200_OK) -> Response[str]:
-    return Response(body, media_type=HTML, status_code=status_code)
 
 
 @get("/", include_in_schema=False)
@@ -99,89 +95,60 @@ class BoardController(Controller):
 
         return await _tap(db_session, board_renderer, orders, order_id, advance)
 
-    @post("/orders/{order_id:str}/bump")
-    async def bump(
-        self,
-        orders: NamedDependency[OrderService],
-        db_session: NamedDependency[AsyncSession],
-        board_renderer: NamedDependency[BoardRenderer],
-        order_id: FromPath[str],
-    ) -> Response[str]:
-        """All ready: every open item of the order is done."""
-        return await _tap(
-            db_session,
-            board_renderer,
-            orders,
-            order_id,
-            lambda: orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD),
-        )
-
-    @post("/orders/{order_id:str}/recall")
-    async def recall(
-        self,
-        orders: NamedDependency[OrderService],
-        db_session: NamedDependency[AsyncSession],
-        board_renderer: NamedDependency[BoardRenderer],
-        order_id: FromPath[str],
-    ) -> Response[str]:
-        """A bumped order goes back to the line."""
-
-        async def recall() -> Order:
-            order = await orders.get_order(order_id)
-            if order.status != OrderStatus.READY:
-                raise TransitionNotAllowed(order.status, OrderStatus.PREPARING, "only a ready order is recalled")
-            return await orders.set_order_status(order_id, OrderStatus.PREPARING, EventSource.BOARD)
-
-        return await _tap(db_session, board_renderer, orders, order_id, recall)
-
-    @post("/orders/{order_id:str}/pickup")
-    async def pickup(
-        self,
-        orders: NamedDependency[OrderService],
-        db_session: NamedDependency[AsyncSession],
-        board_renderer: NamedDependency[BoardRenderer],
-        order_id: FromPath[str],
-    ) -> Response[str]:
-        """The courier has it: the ticket leaves every board."""
-        return await _tap(
-            db_session,
-            board_renderer,
-            orders,
-            order_id,
-            lambda: orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD),
-        )
-
-    @post("/orders/{order_id:str}/undo")
-    async def undo(
+    @post("/orders/{order_id:str}/{action:str}")
+    async def order_tap(
         self,
         orders: NamedDependency[OrderService],
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
         order_id: FromPath[str],
+        action: FromPath[str],
     ) -> Response[str]:
-        """Take back this board's last change on the ticket, within the undo window."""
-        window = timedelta(seconds=settings.undo_seconds)
+        """A tap on a ticket's button: bump, recall, pickup, undo or acknowledge."""
+        if action not in ORDER_TAPS:
+            raise NotFoundException(f"no ticket action {action!r}")
         return await _tap(
-            db_session,
-            board_renderer,
-            orders,
-            order_id,
-            lambda: orders.undo_last_change(order_id, window, EventSource.BOARD),
+            db_session, board_renderer, orders, order_id, lambda: ORDER_TAPS[action](orders, order_id, settings)
         )
 
-    @post("/orders/{order_id:str}/acknowledge")
-    async def acknowledge(
-        self,
-        orders: NamedDependency[OrderService],
-        db_session: NamedDependency[AsyncSession],
-        board_renderer: NamedDependency[BoardRenderer],
-        order_id: FromPath[str],
-    ) -> Response[str]:
-        """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
-        return await _tap(
-            db_session, board_renderer, orders, order_id, lambda: orders.acknowledge_cancellation(order_id)
-        )
+
+async def _bump(orders: OrderService, order_id: str, _: Settings) -> Order:
+    """All ready: every open item of the order is done."""
+    return await orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD)
+
+
+async def _recall(orders: OrderService, order_id: str, _: Settings) -> Order:
+    """A bumped order goes back to the line."""
+    order = await orders.get_order(order_id)
+    if order.status != OrderStatus.READY:
+        raise TransitionNotAllowed(order.status, OrderStatus.PREPARING, "only a ready order is recalled")
+    return await orders.set_order_status(order_id, OrderStatus.PREPARING, EventSource.BOARD)
+
+
+async def _pickup(orders: OrderService, order_id: str, _: Settings) -> Order:
+    """The courier has it: the ticket leaves every board."""
+    return await orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD)
+
+
+async def _undo(orders: OrderService, order_id: str, settings: Settings) -> Order:
+    """Take back this board's last change on the ticket, within the undo window."""
+    window = timedelta(seconds=settings.undo_seconds)
+    return await orders.undo_last_change(order_id, window, EventSource.BOARD)
+
+
+async def _acknowledge(orders: OrderService, order_id: str, _: Settings) -> Order:
+    """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
+    return await orders.acknowledge_cancellation(order_id)
+
+
+ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings], Awaitable[Order]]] = {
+    "bump": _bump,
+    "recall": _recall,
+    "pickup": _pickup,
+    "undo": _undo,
+    "acknowledge": _acknowledge,
+}
 
 
 async def _tap(
