@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/analytics_fill.py [--orders 1000000] [--days 180] [--database kitchen_analytics_bench]
 
-Drops and recreates the database on 127.0.0.1:5432 (user postgres), migrates it to head, drops
-its secondary indexes, COPYs orders, items and both history streams in chunks with asyncpg's
-copy_records_to_table (foreign-key triggers off for the load), rebuilds the indexes and runs
-VACUUM ANALYZE. Each order goes RECEIVED -> PREPARING -> READY -> PICKED_UP with its items
+Drops and recreates the database on 127.0.0.1:5432 (user postgres), migrates it to the revision
+before `analytics summaries`, drops its secondary indexes, COPYs orders, items and both history
+streams in chunks with asyncpg's copy_records_to_table (foreign-key triggers off for the load),
+rebuilds the indexes, then migrates to head, so that migration's backfill fills the summary
+tables from the history exactly as it would in production, and runs VACUUM ANALYZE.
+Each order goes RECEIVED -> PREPARING -> READY -> PICKED_UP with its items
 ORDERED -> PREPARING -> READY, every row with its `ended_at`; some items are undone after READY
 (the order is then recalled and bumped again), some orders are cancelled, some arrive with
 channel-reported history, and the orders of the last two hours are still in the kitchen.
@@ -234,10 +236,15 @@ async def recreate_database(name: str) -> str:
     return SERVER.rsplit("/", 1)[0] + f"/{name}"
 
 
-def migrate(url: str) -> None:
+# The last revision without the analytics summaries: the history is loaded there, then
+# `analytics summaries` (and anything after it) runs its backfill over it.
+BEFORE_SUMMARIES = "fd39749fbe12"
+
+
+def migrate(url: str, revision: str = "head") -> None:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+asyncpg://"))
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 async def fill(url: str, orders: int, days: int, seed: int) -> None:
@@ -293,9 +300,20 @@ async def fill(url: str, orders: int, days: int, seed: int) -> None:
             await conn.execute(index["indexdef"])
         print(f"{len(indexes)} indexes rebuilt in {time.perf_counter() - t1:.1f} s")
         t2 = time.perf_counter()
+        await asyncio.to_thread(migrate, url)  # alembic runs its own event loop
+        print(f"migrated to head (summary backfill) in {time.perf_counter() - t2:.1f} s")
+        t2 = time.perf_counter()
         await conn.execute("VACUUM (ANALYZE)")
         print(f"VACUUM ANALYZE in {time.perf_counter() - t2:.1f} s; total {time.perf_counter() - t0:.1f} s")
-        for table in ("orders", "order_items", "order_status_events", "item_status_events"):
+        for table in (
+            "orders",
+            "order_items",
+            "order_status_events",
+            "item_status_events",
+            "analytics_samples",
+            "analytics_histograms",
+            "analytics_quarter_hours",
+        ):
             count = await conn.fetchval(f"SELECT count(*) FROM {table}")
             print(f"{table:>20}: {count:>10,} rows")
         print(f"data from {start.isoformat()} to {now.isoformat()}")
@@ -311,7 +329,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261128)
     args = parser.parse_args()
     url = asyncio.run(recreate_database(args.database))
-    migrate(url)
+    migrate(url, BEFORE_SUMMARIES)
     asyncio.run(fill(url, args.orders, args.days, args.seed))
     print(f"filled {url} ({math.ceil(args.orders / CHUNK)} chunks)")
 

@@ -158,18 +158,28 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every process named postgres (the server's backends and helpers)."""
-    total = 0.0
+def postgres_cpu_by_pid(db_name: str) -> dict[int, float]:
+    """CPU seconds of the PostgreSQL processes that serve the benchmark, by PID.
+
+    Those are the backends connected to `db_name` and the server's own helpers (checkpointer,
+    WAL writer, autovacuum, ...); backends of other databases (a test suite next to the benchmark)
+    are left out, and so counted as "other".
+    """
+    found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if stat.split("(", 1)[1].startswith("postgres)"):
-                total += process_cpu_seconds(int(entry.name))
-    return total
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if not stat.split("(", 1)[1].startswith("postgres)"):
+            continue
+        client = "(" in title or "[local]" in title  # "postgres: USER DB 127.0.0.1(PORT) idle"
+        if not client or f" {db_name} " in title:
+            found[int(entry.name)] = process_cpu_seconds(int(entry.name))
+    return found
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -183,22 +193,26 @@ def machine_busy_seconds() -> tuple[float, float]:
 @dataclass
 class CpuSample:
     server: float
-    postgres: float
+    postgres: dict[int, float]
     wrk: float
     machine_busy: float
     machine_total: float
 
     @classmethod
-    def now(cls, server_pid: int | None) -> CpuSample:
+    def now(cls, server_pid: int | None, db_name: str) -> CpuSample:
         busy, total = machine_busy_seconds()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return cls(
             server=process_cpu_seconds(server_pid) if server_pid else float("nan"),
-            postgres=postgres_cpu_seconds(),
+            postgres=postgres_cpu_by_pid(db_name),
             wrk=children.ru_utime + children.ru_stime,
             machine_busy=busy,
             machine_total=total,
         )
+
+    def postgres_since(self, before: CpuSample) -> float:
+        # A backend that exited during the run is lost; one that started counts from zero.
+        return sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in self.postgres.items())
 
 
 # --------------------------------------------------------------------------- wrk runs
@@ -226,7 +240,7 @@ class Result:
         return self.non_2xx == 0 and self.socket_errors == 0 and not self.checks
 
 
-def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float:
+def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
     """Wait until the machine is nearly idle (under `threshold` of one core busy for 2 s in a row).
 
     On a 2-core machine a test run or a type check next to the benchmark takes half of it.
@@ -270,9 +284,10 @@ def run_wrk(
     ]
     if args.quiet_wait > 0:
         wait_for_quiet(args.quiet_wait)
-    before = CpuSample.now(server_pid)
+    before = CpuSample.now(server_pid, args.db_name)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    after = CpuSample.now(server_pid)
+    after = CpuSample.now(server_pid, args.db_name)
+    postgres = after.postgres_since(before)
     line = next((x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
     if completed.returncode != 0 or line is None:
         raise SystemExit(f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
@@ -297,20 +312,23 @@ def run_wrk(
         cpu={
             # Percent of one core over the run's wall time.
             "server": 100 * (after.server - before.server) / wall,
-            "postgres": 100 * (after.postgres - before.postgres) / wall,
+            "postgres": 100 * postgres / wall,
             "wrk": 100 * (after.wrk - before.wrk) / wall,
             # Everything else on the machine (another job competing for the 2 cores), % of one core.
             "other": 100
             * (
                 (after.machine_busy - before.machine_busy)
                 - (after.server - before.server)
-                - (after.postgres - before.postgres)
+                - postgres
                 - (after.wrk - before.wrk)
             )
             / wall,
             # Percent of all cores together.
             "machine": 100 * (after.machine_busy - before.machine_busy) / machine_total if machine_total else 0,
             "cores": cores,
+            # Server CPU time per answered request: what bounds a single worker (1000 / this = the
+            # req/s one fully busy core could give), and less sensitive than req/s to other load.
+            "server_ms_per_request": 1000 * (after.server - before.server) / max(data["requests"], 1),
         },
         command=" ".join(command),
     )
@@ -389,7 +407,8 @@ def print_round(results: list[Result], title: str) -> None:
     print(f"\n{title}")
     header = (
         f"{'endpoint':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'requests':>9} {'non-2xx':>8}"
-        f" {'sock err':>8}  {'server':>6} {'pg':>5} {'wrk':>5} {'other':>5} {'machine':>7}  {'target':>14}  verdict"
+        f" {'sock err':>8} {'srv ms/req':>10}  {'server':>6} {'pg':>5} {'wrk':>5} {'other':>5} {'machine':>7}"
+        f"  {'target':>14}  verdict"
     )
     print(header)
     print("-" * len(header))
@@ -398,30 +417,42 @@ def print_round(results: list[Result], title: str) -> None:
         target = f">={TARGET_RPS[r.mode]:.0f}, <{TARGET_P99_MS:.0f}ms"
         print(
             f"{LABELS[r.mode]:<30} {r.rps:>8.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.requests:>9} {r.non_2xx:>8}"
-            f" {r.socket_errors:>8}  {cpu['server']:>5.0f}% {cpu['postgres']:>4.0f}% {cpu['wrk']:>4.0f}%"
-            f" {cpu['other']:>4.0f}% {cpu['machine']:>6.0f}%  {target:>14}  {verdict(r.mode, r.rps, r.p99_ms)}"
+            f" {r.socket_errors:>8} {cpu['server_ms_per_request']:>10.2f}  {cpu['server']:>5.0f}%"
+            f" {cpu['postgres']:>4.0f}% {cpu['wrk']:>4.0f}% {cpu['other']:>4.0f}% {cpu['machine']:>6.0f}%"
+            f"  {target:>14}  {verdict(r.mode, r.rps, r.p99_ms)}"
         )
         codes = ", ".join(f"{c}: {k}" for c, k in sorted(r.codes.items()))
         print(f"{'':<30} status codes {codes}")
         for check in r.checks:
             print(f"{'':<30} CHECK FAILED: {check}")
-    print("CPU: server/pg/wrk/other in % of one core, machine in % of all cores together.")
-    if any(r.cpu["other"] > 15 for r in results):
+    print(
+        "CPU: srv ms/req = server CPU per answered request; server/pg/wrk/other in % of one core"
+        " during the run, machine in % of all cores together."
+    )
+    if any(r.cpu["other"] > 25 for r in results):
         print("WARNING: other processes used CPU during a run; its figures understate the server.")
 
 
 def print_summary(rounds: list[list[Result]]) -> None:
-    print(f"\nMedian of {len(rounds)} rounds (min-max of req/s and p99 in brackets)")
-    print(f"{'endpoint':<30} {'req/s':>8} {'':>17} {'p50 ms':>7} {'p99 ms':>7} {'':>15}  verdict")
+    print(
+        f"\nMedian of {len(rounds)} rounds (min-max of req/s and p99 in brackets;"
+        " other = the most CPU other processes took in any of the rounds, % of one core)"
+    )
+    print(
+        f"{'endpoint':<30} {'req/s':>8} {'':>17} {'p50 ms':>7} {'p99 ms':>7} {'':>15}"
+        f" {'srv ms/req':>10} {'other':>6}  verdict"
+    )
     for i, mode in enumerate(MODES):
         runs = [r[i] for r in rounds]
         rps = [r.rps for r in runs]
         p99 = [r.p99_ms for r in runs]
         p50 = [r.p50_ms for r in runs]
+        cost = statistics.median(r.cpu["server_ms_per_request"] for r in runs)
+        other = max(r.cpu["other"] for r in runs)
         print(
             f"{LABELS[mode]:<30} {statistics.median(rps):>8.1f} [{min(rps):>6.1f}-{max(rps):>6.1f}]"
             f" {statistics.median(p50):>7.1f} {statistics.median(p99):>7.1f} [{min(p99):>5.1f}-{max(p99):>5.1f}]"
-            f"  {verdict(mode, statistics.median(rps), statistics.median(p99))}"
+            f" {cost:>10.2f} {other:>5.0f}%  {verdict(mode, statistics.median(rps), statistics.median(p99))}"
         )
 
 
@@ -449,7 +480,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1: wrk needs little CPU)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load per kind first (3)")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the three runs this often (1)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds (of the three runs) to report (1)")
+    parser.add_argument(
+        "--max-other",
+        type=float,
+        default=25,
+        help="discard and repeat a round in which other processes took more than this %% of a core (25)",
+    )
+    parser.add_argument("--max-rounds", type=int, help="give up after this many rounds (default: 3 x --rounds)")
     parser.add_argument("--get-orders", type=int, default=200, help="seeded orders the GET run cycles over")
     parser.add_argument("--patch-orders", type=int, default=2000, help="seeded orders the PATCH run toggles")
     parser.add_argument(
@@ -468,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     host, port = loopback(args.url)
+    if args.max_rounds is None:
+        args.max_rounds = 3 * args.rounds
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     if args.patch_orders // args.threads <= 2 * args.connections // args.threads:
@@ -479,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     server_pid = proc.pid if proc else args.server_pid
     url = f"http://{host}:{port}"
     all_rounds: list[list[Result]] = []
+    kept: list[list[Result]] = []
     try:
         wait_until_up(host, port)
         print(
@@ -486,7 +527,9 @@ def main(argv: list[str] | None = None) -> int:
             f" {args.rounds} round(s), {args.warmup} s warm-up per kind",
             flush=True,
         )
-        for number in range(1, args.rounds + 1):
+        number = 0
+        while len(kept) < args.rounds and number < args.max_rounds:
+            number += 1
             prefix = f"b{int(time.time())}r{number}"
             warm = prefix + "w"
             get_ids = [f"{prefix}-g-{i}" for i in range(args.get_orders)]
@@ -511,14 +554,37 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
             check(host, port, results, patch_ids)
             all_rounds.append(results)
-            print_round(results, f"Round {number} ({args.duration} s per run, {args.connections} connections)")
+            busy = max(r.cpu["other"] for r in results)
+            clean = not busy > args.max_other  # NaN (no --server-pid) counts as clean
+            if clean:
+                kept.append(results)
+            title = f"Round {number} ({args.duration} s per run, {args.connections} connections)"
+            if not clean:
+                title += (
+                    f": DISCARDED, other processes took {busy:.0f}% of a core (> --max-other {args.max_other:.0f}%)"
+                )
+            print_round(results, title)
     finally:
         if proc is not None:
             stop_server(proc)
-    if len(all_rounds) > 1:
-        print_summary(all_rounds)
+    if not kept:
+        print(f"\nWARNING: no round ran on a quiet machine (--max-other {args.max_other:.0f}%); summary of all rounds")
+        kept = all_rounds
+    elif len(kept) < args.rounds:
+        print(f"\nWARNING: only {len(kept)} of {args.rounds} rounds ran on a quiet machine")
+    if len(kept) > 1:
+        print_summary(kept)
     if args.json:
-        args.json.write_text(json.dumps([[r.__dict__ for r in rounds] for rounds in all_rounds], indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "kept": [[r.__dict__ for r in rounds] for rounds in kept],
+                    "all": [[r.__dict__ for r in rounds] for rounds in all_rounds],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     print("\nwrk command lines (last round):")
     for r in all_rounds[-1]:
         print(f"  {r.command}")

@@ -7,17 +7,22 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
+from kitchen.auth.guards import API_KEY_HELP
+from kitchen.auth.service import Credentials
+from kitchen.auth.throttle import Throttle
+from kitchen.auth.views import ManageController, SignInController
 from kitchen.board.live import BoardHub, create_channels, create_feed
 from kitchen.board.render import BoardRenderer
 from kitchen.board.views import BoardController, home
@@ -30,6 +35,7 @@ from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
 from kitchen.orders.api import OrderController
 from kitchen.orders.service import Clock, OrderService, system_clock
+from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
 
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -47,13 +53,17 @@ def create_app(
     channels = create_channels(settings)
     feed = create_feed(settings, channels)
     renderer = BoardRenderer(settings, clock)
-    hub = BoardHub(channels, async_sessionmaker(engine, expire_on_commit=False), renderer)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    hub = BoardHub(channels, sessions, renderer)
 
     def provide_orders(db_session: NamedDependency[AsyncSession]) -> OrderService:
         return OrderService(db_session, clock=clock, feed=feed)
 
     def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
         return BrandService(clock=clock, session=db_session)
+
+    def provide_credentials(db_session: NamedDependency[AsyncSession]) -> Credentials:
+        return Credentials(db_session, clock=clock)
 
     def provide_max_page_size() -> int:
         return settings.max_page_size
@@ -68,6 +78,8 @@ def create_app(
             BrandController,
             BoardController,
             DashboardController,
+            SignInController,
+            ManageController,
             home,
             health,
             ready,
@@ -77,15 +89,28 @@ def create_app(
             "orders": Provide(provide_orders, sync_to_thread=False),
             "analytics": Provide(provide_analytics, sync_to_thread=False),
             "brand_service": Provide(provide_brand_service, sync_to_thread=False),
+            "credentials": Provide(provide_credentials, sync_to_thread=False),
             "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
             "settings": constant(settings),
             "board_renderer": constant(renderer),
             "board_hub": constant(hub),
+            "sign_in_throttle": constant(Throttle()),
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         on_startup=[hub.start],
         on_shutdown=[hub.stop],
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[security_headers_middleware],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="kitchen_csrf",
+            header_name="x-csrftoken",
+            cookie_httponly=True,  # pages carry the token themselves; scripts never read the cookie
+            cookie_samesite="strict",
+            cookie_secure=settings.cookie_secure,
+            # The JSON API authenticates with a bearer key, which a foreign site cannot send.
+            exclude=["^/api/"],
+        ),
         request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -93,8 +118,12 @@ def create_app(
             version="0.1.0",
             description="Orders from delivery channels, their status and history.",
             path="/api",
+            components=Components(
+                security_schemes={"ApiKey": SecurityScheme(type="http", scheme="bearer", description=API_KEY_HELP)}
+            ),
+            security=[{"ApiKey": []}],
             render_plugins=[
-                SwaggerRenderPlugin(
+                LocalSwaggerUI(
                     path="/docs",
                     js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
                     css_url=f"{SWAGGER_UI}/swagger-ui.css",
@@ -108,7 +137,7 @@ def create_app(
             log_exceptions="never",  # errors.py logs what matters, without echoing client errors
         ),
         debug=settings.debug,
-        state=State({"settings": settings, "engine": engine, "board_hub": hub}),
+        state=State({"settings": settings, "engine": engine, "sessions": sessions, "board_hub": hub}),
     )
 
 

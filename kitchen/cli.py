@@ -10,9 +10,12 @@ from litestar.plugins import CLIPluginProtocol
 
 class KitchenCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
+        from kitchen.auth.cli import api_keys_group, users_group
         from kitchen.demo import demo_command
 
         cli.add_command(demo_command)
+        cli.add_command(api_keys_group)
+        cli.add_command(users_group)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,8 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from kitchen.auth.models import Manager
+from kitchen.auth.service import Credentials
 from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
 from kitchen.orders.models import EventSource, Order
@@ -84,6 +87,10 @@ BRANDS = (
 FIRST_NAMES = ("Aino", "Eero", "Leena", "Mikko", "Sofia", "Juha", "Noora", "Ville", "Emma", "Onni")
 LAST_NAMES = ("Virtanen", "Korhonen", "Nieminen", "Mäkinen", "Hämäläinen", "Laine", "Heikkinen")
 STREETS = ("Mannerheimintie", "Hämeentie", "Fredrikinkatu", "Bulevardi", "Huuvatie", "Kalevankatu")
+
+
+DEMO_MANAGER = "manager"
+DEMO_API_KEY = "demo"
 
 
 class ScriptedClock:
@@ -218,6 +225,34 @@ def demo_command(if_empty: bool, days: int) -> None:
     settings = Settings.from_env()
     if if_empty and asyncio.run(count_orders(settings)) > 0:
         click.echo("demo: the database already has orders; leaving it as it is")
+        click.echo("demo: sign in at /login with the manager password shown on the first start")
         return
     created = asyncio.run(fill_demo(settings, days=days))
     click.echo(f"demo: created {created} orders")
+    password = secrets.token_urlsafe(9)
+    key = asyncio.run(create_demo_credentials(settings, password))
+    if key is None:
+        click.echo("demo: sign in with the credentials you created; `kitchen api-keys create NAME` makes keys")
+        return
+    click.echo(
+        f"""
+  Manager sign-in:  http://{settings.host}:{settings.port}/login   user {DEMO_MANAGER}   password {password}
+  Tablets:          sign in, open /manage, "Pair a tablet", type the code at /pair on the tablet
+  Demo API key ({DEMO_API_KEY}), shown only now; send it as 'Authorization: Bearer <key>':
+{key}"""
+    )
+
+
+async def create_demo_credentials(settings: Settings, password: str) -> str | None:
+    """A manager and an API key for trying the app; None when the database has managers already."""
+    engine = create_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            if await session.scalar(select(func.count()).select_from(Manager)):
+                return None
+            credentials = Credentials(session)
+            await credentials.create_manager(DEMO_MANAGER, password)
+            _, key = await credentials.create_api_key(DEMO_API_KEY)
+            return key
+    finally:
+        await engine.dispose()

@@ -13,11 +13,13 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from kitchen.auth.guards import SignInRequired
 from kitchen.http import MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
@@ -43,6 +45,7 @@ class BadRequestField(Exception):
 
 
 _DESCRIPTIONS = {
+    401: "No valid API key: send 'Authorization: Bearer <key>'",
     400: "Malformed request: unreadable JSON, or a query parameter of the wrong type",
     404: "No such order, or no item with that PLU in it",
     409: "The status rules forbid the change, or the order exists with other content",
@@ -56,7 +59,7 @@ def ERROR_RESPONSES(*codes: int) -> dict[int, ResponseSpec]:  # noqa: N802  # re
     """OpenAPI entries for the error statuses an operation can answer with."""
     return {
         code: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[code], generate_examples=False)
-        for code in (*codes, 503)
+        for code in (*codes, 401, 503)
     }
 
 
@@ -90,8 +93,22 @@ def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> 
 def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     if exc.status_code == 400 and exc.detail.startswith("JSON is malformed"):
         return error_response(400, "malformed_json", exc.detail)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 401: "unauthorized"}
-    return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
+    codes = {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        429: "too_many_requests",
+    }
+    response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def on_sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    return Redirect(exc.to, status_code=303)
 
 
 def on_malformed_json(_: Request[Any, Any, Any], exc: MalformedJSON | SerializationException) -> Response[ErrorBody]:
@@ -153,6 +170,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SerializationException: on_malformed_json,
     MalformedJSON: on_malformed_json,
     HTTPException: on_http_error,
+    SignInRequired: on_sign_in_required,
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
     InvalidNewOrder: on_invalid_new_order,

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.status_codes import HTTP_200_OK
+from litestar.utils.scope.state import ScopeState
 
 from kitchen.orders.schemas import camelize_keys
 
@@ -30,3 +31,9 @@ class KitchenRequest(Request[Any, Any, Any]):
 def html(body: str, status_code: int = HTTP_200_OK, headers: dict[str, str] | None = None) -> Response[str]:
     """An HTML page or fragment (Litestar adds the charset)."""
     return Response(body, media_type="text/html", status_code=status_code, headers=headers)
+
+
+def csrf_token(request: Request[Any, Any, Any]) -> str:
+    """The CSRF token of this browser, for forms and the meta tag that htmx requests read."""
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""

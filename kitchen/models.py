@@ -1,6 +1,23 @@
 """Every mapped table, imported in one place for migrations and metadata."""
 
+from kitchen.analytics.summaries import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
+from kitchen.auth.models import ApiKey, Manager, PairingCode, Tablet
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 
-__all__ = ["Brand", "EventSource", "ItemStatusEvent", "Order", "OrderItem", "OrderStatusEvent"]
+__all__ = [
+    "AnalyticsCustomer",
+    "AnalyticsHistogram",
+    "AnalyticsQuarterHour",
+    "AnalyticsSample",
+    "ApiKey",
+    "Brand",
+    "EventSource",
+    "ItemStatusEvent",
+    "Manager",
+    "Order",
+    "OrderItem",
+    "OrderStatusEvent",
+    "PairingCode",
+    "Tablet",
+]

@@ -7,6 +7,7 @@ the environment wins so that a deployment can override a checked-in `.env`.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,17 @@ PREFIX = "KITCHEN_"
 def default_database_url() -> str:
     # An absolute path, so the app finds the same file whatever the working directory is.
     return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'kitchen.sqlite3'}"
+
+
+def default_secret_key() -> str:
+    """A key kept in var/secret_key, made on first use, so sessions survive restarts in development.
+    Production sets KITCHEN_SECRET_KEY (the same on every host)."""
+    path = PROJECT_ROOT / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 class SettingsError(ValueError):
@@ -44,6 +56,10 @@ class Settings:
     amber_seconds: int = 300
     # How long a board keeps "undo" for its last change on a ticket.
     undo_seconds: int = 60
+    # Signs session cookies and CSRF tokens; keep it secret and the same on every app process.
+    secret_key: str = field(default_factory=default_secret_key, repr=False)
+    # Send cookies over HTTPS only; turn on wherever the app is served over HTTPS.
+    cookie_secure: bool = False
     debug: bool = False
 
     def __post_init__(self) -> None:
@@ -55,6 +71,8 @@ class Settings:
             raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
         if self.undo_seconds < 30:
             raise SettingsError("KITCHEN_UNDO_SECONDS must be at least 30: cooks need time to notice a mistake")
+        if len(self.secret_key) < 32:
+            raise SettingsError("KITCHEN_SECRET_KEY must be at least 32 characters")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
 

@@ -23,10 +23,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kitchen.app import create_app
+from kitchen.auth.guards import SESSION_COOKIE, session_cookie_value
+from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import PROJECT_ROOT, Settings
 
 TEST_DATABASE_ENV = "KITCHEN_TEST_DATABASE_URL"
-TABLES = ("item_status_events", "order_status_events", "order_items", "orders", "brands")
+TABLES = (
+    "item_status_events",
+    "order_status_events",
+    "order_items",
+    "orders",
+    "brands",
+    "analytics_samples",
+    "analytics_histograms",
+    "analytics_quarter_hours",
+    "pairing_codes",
+    "tablets",
+    "managers",
+    "api_keys",
+)
+TEST_API_KEY_NAME = "test-channel"
+MANAGER = ("manager", "correct horse battery")
 
 EXAMPLE_ORDER: dict[str, Any] = {
     "_id": "60f87ea2a52dad8a3fa4860",
@@ -127,7 +144,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, secret_key="test-secret-" + "k" * 40)
 
 
 @pytest.fixture
@@ -146,12 +163,50 @@ async def wipe(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An integration: the JSON API with a valid API key."""
     async with (
         app.lifespan(),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
         await wipe(app.state.engine)
+        async with app.state.sessions() as session:
+            _, key = await Credentials(session).create_api_key(TEST_API_KEY_NAME)
+        http.headers["Authorization"] = f"Bearer {key}"
         yield http
+
+
+async def browser_client(app: Litestar, principal: Principal, first_page: str) -> httpx.AsyncClient:
+    """A signed-in browser: the session cookie, and the CSRF token a page would carry."""
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    http.cookies.set(SESSION_COOKIE, session_cookie_value(principal, app.state.settings))
+    page = await http.get(first_page)
+    assert page.status_code == 200, page.text
+    http.headers["x-csrftoken"] = http.cookies["kitchen_csrf"]
+    return http
+
+
+@pytest.fixture
+async def tablet(app: Litestar, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A paired kitchen tablet (after `client`, so the tables are fresh)."""
+    async with app.state.sessions() as session:
+        credentials = Credentials(session)
+        manager = await credentials.create_manager("pairing-manager", "a long enough password")
+        code, _ = await credentials.create_pairing_code(Principal("manager", manager.id, manager.username))
+        principal = await credentials.pair_tablet(code, "Grill tablet")
+    assert principal is not None
+    http = await browser_client(app, principal, "/board")
+    yield http
+    await http.aclose()
+
+
+@pytest.fixture
+async def manager(app: Litestar, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A signed-in manager's browser."""
+    async with app.state.sessions() as session:
+        record = await Credentials(session).create_manager(*MANAGER)
+    http = await browser_client(app, Principal("manager", record.id, record.username), "/manage")
+    yield http
+    await http.aclose()
 
 
 @pytest.fixture

@@ -8,12 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from kitchen.auth.secrets import SessionValue, sign
+from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import PROJECT_ROOT
 from tests.conftest import wipe
 
@@ -28,17 +32,50 @@ def free_port() -> int:
         return port
 
 
-def wipe_database(url: str) -> None:
-    async def run() -> None:
+T = TypeVar("T")
+# Server processes and tests share it, so tests can sign the cookies a paired tablet would hold.
+SECRET_KEY = "live-server-test-secret-" + "s" * 32
+
+
+def run_with_database(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
         engine = create_async_engine(url)
         try:
-            await wipe(engine)
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                return await work(session)
         finally:
             await engine.dispose()
 
     # Playwright's sync API keeps an event loop running in this thread: use a fresh thread's loop.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, run()).result()
+        return pool.submit(asyncio.run, run()).result()
+
+
+def wipe_database(url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        await wipe(session.bind)  # type: ignore[arg-type]  # an AsyncEngine here
+
+    run_with_database(url, work)
+
+
+def new_api_key(url: str, name: str = "live-test") -> str:
+    async def work(session: AsyncSession) -> str:
+        return (await Credentials(session).create_api_key(name))[1]
+
+    return run_with_database(url, work)
+
+
+def paired_tablet_cookie(url: str, name: str) -> str:
+    """The session cookie value of a freshly paired tablet."""
+
+    async def work(session: AsyncSession) -> str:
+        credentials = Credentials(session)
+        code, _ = await credentials.create_pairing_code(Principal("manager", 0, "test"))
+        tablet = await credentials.pair_tablet(code, name)
+        assert tablet is not None
+        return sign(SessionValue("tablet", tablet.id, int(time.time())), SECRET_KEY)
+
+    return run_with_database(url, work)
 
 
 class LiveServer:
@@ -47,6 +84,12 @@ class LiveServer:
         self.port = port or free_port()
         self.name = name
         self.process: subprocess.Popen[bytes] | None = None
+        self.api_key = ""
+
+    @property
+    def api(self) -> dict[str, str]:
+        """Headers of an integration calling the JSON API."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     @property
     def url(self) -> str:
@@ -54,7 +97,12 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         LOG_DIR.mkdir(exist_ok=True)
-        env = {**os.environ, "KITCHEN_DATABASE_URL": self.database_url, "KITCHEN_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "KITCHEN_DATABASE_URL": self.database_url,
+            "KITCHEN_LOG_LEVEL": "WARNING",
+            "KITCHEN_SECRET_KEY": SECRET_KEY,
+        }
         log = Path(LOG_DIR / f"{self.name}-{self.port}.log").open("ab")  # noqa: SIM115  # closed with the process
         self.process = subprocess.Popen(
             # Open event streams never end by themselves: shutdown waits 1 s for them, not forever.

@@ -1,29 +1,40 @@
 """The percentile arithmetic of the analytics queries, and the kitchen's clock hours, without HTTP.
 
-Percentiles must be percentile_cont's (linear interpolation) on both databases: the window
-form SQLite uses is checked against a plain-Python percentile_cont, and on PostgreSQL also
-against PostgreSQL's own percentile_cont.
+Percentiles are percentile_cont's (linear interpolation) over durations taken at their whole
+second: `bucket_summary` over 1-second buckets is checked against a plain-Python
+percentile_cont of the floored values on both databases, and on PostgreSQL also against
+PostgreSQL's own percentile_cont of them.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Column, Float, MetaData, String, Table, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.analytics.queries import PercentileMethod, local_hour_start, local_hours, summarize
+from kitchen.analytics.queries import Spans, bucket_summary, local_hour_start, local_hours
 
 pytestmark = pytest.mark.anyio
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 _metadata = MetaData()
-samples = Table("analytics_samples", _metadata, Column("grp", String(10)), Column("v", Float), prefixes=["TEMPORARY"])
+buckets = Table(
+    "percentile_buckets",
+    _metadata,
+    Column("key", String(10)),
+    Column("label", String(10)),
+    Column("second", Integer),
+    Column("n", Integer),
+    Column("total", Float),
+    prefixes=["TEMPORARY"],
+)
 
 
 def percentile_cont(values: list[float], fraction: float) -> float:
@@ -42,45 +53,91 @@ def sample_groups(seed: int) -> dict[str, list[float]]:
         "ties": [float(rng.choice((60, 120, 180))) for _ in range(17)],
         "long-tail": [rng.lognormvariate(5, 1) for _ in range(1001)],
         "whole": [float(rng.randint(0, 3600)) for _ in range(99)],
+        "negative": [rng.uniform(-900, 300) for _ in range(50)],
     }
 
 
-async def summarized(engine: AsyncEngine, groups: dict[str, list[float]], method: PercentileMethod) -> dict[str, tuple]:
+async def summarized(engine: AsyncEngine, groups: dict[str, list[float]]) -> dict[str, tuple[float, ...]]:
+    """bucket_summary over the groups' values, bucketed by whole second as the summaries are."""
+    rows = []
+    for key, values in groups.items():
+        counts = Counter(math.floor(v) for v in values)
+        totals: defaultdict[int, float] = defaultdict(float)
+        for v in values:
+            totals[math.floor(v)] += v
+        rows += [{"key": key, "label": "", "second": s, "n": n, "total": totals[s]} for s, n in counts.items()]
     async with engine.connect() as conn:
         await conn.run_sync(_metadata.create_all)
         try:
-            await conn.execute(samples.insert(), [{"grp": g, "v": v} for g, values in groups.items() for v in values])
-            rows = await conn.execute(summarize(select(samples).subquery(), ["grp"], "v", method))
-            return {row.grp: (int(row.n), float(row.mean), float(row.p50), float(row.p90)) for row in rows}
+            await conn.execute(buckets.insert(), rows)
+            found = await conn.execute(bucket_summary(select(buckets).subquery()))
+            return {row.key: (int(row.n), float(row.mean), float(row.p50), float(row.p90)) for row in found}
         finally:
             await conn.rollback()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_window_percentiles_interpolate_like_percentile_cont(engine: AsyncEngine, seed: int) -> None:
+async def test_bucket_percentiles_are_percentile_cont_of_whole_seconds(engine: AsyncEngine, seed: int) -> None:
     groups = sample_groups(seed)
 
-    found = await summarized(engine, groups, "window")
+    found = await summarized(engine, groups)
 
     for name, values in groups.items():
-        expected = (len(values), sum(values) / len(values), percentile_cont(values, 0.5), percentile_cont(values, 0.9))
+        whole = [float(math.floor(v)) for v in values]
+        expected = (len(values), sum(values) / len(values), percentile_cont(whole, 0.5), percentile_cont(whole, 0.9))
         assert found[name] == pytest.approx(expected, rel=1e-9), name
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_window_percentiles_equal_postgresql_percentile_cont(
+async def test_bucket_percentiles_equal_postgresql_percentile_cont(
     engine: AsyncEngine, server_url: str | None, seed: int
 ) -> None:
     if server_url is None:
         pytest.skip("PostgreSQL's percentile_cont is compared on the PostgreSQL leg")
     groups = sample_groups(seed)
 
-    window = await summarized(engine, groups, "window")
-    native = await summarized(engine, groups, "percentile_cont")
+    found = await summarized(engine, groups)
 
-    assert window.keys() == native.keys()
-    for name in groups:
-        assert window[name] == pytest.approx(native[name], rel=1e-12), name
+    async with engine.connect() as conn:
+        for name, values in groups.items():
+            native = (
+                await conn.execute(
+                    text(
+                        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY floor(v)),"
+                        " percentile_cont(0.9) WITHIN GROUP (ORDER BY floor(v))"
+                        " FROM unnest(CAST(:values AS double precision[])) AS v"
+                    ),
+                    {"values": values},
+                )
+            ).one()
+            assert found[name][2:] == pytest.approx((native[0], native[1]), rel=1e-12), name
+
+
+def test_a_range_is_cut_into_whole_months_whole_days_and_loose_ends() -> None:
+    spans = Spans.of(datetime(2026, 1, 30, 12, 0, tzinfo=UTC), datetime(2026, 4, 2, 6, 0, tzinfo=UTC))
+
+    day = 86400
+    assert spans.months == ((2026 - 1970) * 12 + 1, (2026 - 1970) * 12 + 3)  # February and March
+    assert spans.days == (
+        (
+            int(datetime(2026, 1, 31, tzinfo=UTC).timestamp()) // day,
+            int(datetime(2026, 2, 1, tzinfo=UTC).timestamp()) // day,
+        ),
+        (
+            int(datetime(2026, 4, 1, tzinfo=UTC).timestamp()) // day,
+            int(datetime(2026, 4, 2, tzinfo=UTC).timestamp()) // day,
+        ),
+    )
+    assert spans.loose == (
+        (datetime(2026, 1, 30, 12, 0, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)),
+        (datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 4, 2, 6, 0, tzinfo=UTC)),
+    )
+
+
+def test_a_range_within_one_day_is_all_loose() -> None:
+    start, end = datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+    assert Spans.of(start, end) == Spans(None, (), ((start, end),))
 
 
 def test_clock_hours_across_spring_forward_skip_the_missing_hour() -> None:

@@ -43,37 +43,41 @@ async def test_root_leads_to_the_board(client: httpx.AsyncClient) -> None:
     assert response.headers["location"] == "/board"
 
 
-async def test_board_shows_open_tickets_soonest_pickup_first(client: httpx.AsyncClient) -> None:
+async def test_board_shows_open_tickets_soonest_pickup_first(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient
+) -> None:
     late = await create_order(client, pickupTime="2026-03-02T11:00:00Z")
     soon = await create_order(client, pickupTime="2026-03-02T10:20:00Z")
     done = await create_order(client)
     await set_order(client, done["id"], "READY")
     await set_order(client, done["id"], "PICKED_UP")
-    page = (await client.get("/board")).text
+    page = (await tablet.get("/board")).text
     assert ticket_ids(page) == [soon["id"], late["id"]]
     assert soon["channelOrderId"] in page
     assert "Aino Virtanen" in page
     assert "Pickup 12:20" in page  # Europe/Helsinki, the kitchen's time zone
 
 
-async def test_ticket_shows_the_brand_name_and_colour_from_the_catalog(client: httpx.AsyncClient) -> None:
+async def test_ticket_shows_the_brand_name_and_colour_from_the_catalog(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient
+) -> None:
     assert (
         await client.put("/api/brands/brand-burgers", json={"name": "Burger Bros", "colour": "#E4572E"})
     ).status_code == 201
     await create_order(client)
-    page = (await client.get("/board")).text
+    page = (await tablet.get("/board")).text
     badge = re.search(r'class="brand-badge (brand-[0-9a-f]+)">Burger Bros<', page)
     assert badge is not None
-    css = (await client.get("/board/brands.css")).text
+    css = (await tablet.get("/board/brands.css")).text
     assert f".{badge.group(1)} {{ background-color: #e4572e;" in css
 
 
-async def test_station_shows_only_its_brands(client: httpx.AsyncClient) -> None:
+async def test_station_shows_only_its_brands(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     burgers = await create_order(client, brandId="brand-burgers")
     sushi = await create_order(client, brandId="brand-sushi")
     pizza = await create_order(client, brandId="brand-pizza")
-    one = (await client.get("/board", params={"brand": "brand-sushi"})).text
-    two = (await client.get("/board", params={"brand": ["brand-sushi", "brand-pizza"]})).text
+    one = (await tablet.get("/board", params={"brand": "brand-sushi"})).text
+    two = (await tablet.get("/board", params={"brand": ["brand-sushi", "brand-pizza"]})).text
     assert ticket_ids(one) == [sushi["id"]]
     assert sorted(ticket_ids(two)) == sorted([sushi["id"], pizza["id"]])
     assert burgers["id"] not in two
@@ -81,76 +85,84 @@ async def test_station_shows_only_its_brands(client: httpx.AsyncClient) -> None:
     assert 'hx-sse:connect="/board/stream?brand=brand-pizza&amp;brand=brand-sushi"' in two
 
 
-async def test_tapping_an_item_moves_it_one_step(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_tapping_an_item_moves_it_one_step(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
+) -> None:
     order = await create_order(client)
-    first = await tap_item(client, order["id"], "BB-1")
+    first = await tap_item(tablet, order["id"], "BB-1")
     assert first.status_code == 200
     assert "status-PREPARING" in first.text
     clock.advance(30)
-    second = await tap_item(client, order["id"], "BB-1")
+    second = await tap_item(tablet, order["id"], "BB-1")
     assert "status-READY" in second.text
     burger = item(await get_order(client, order["id"]), "BB-1")
     assert statuses(burger["statusHistory"]) == ["ORDERED", "PREPARING", "READY"]
     assert [e["source"] for e in burger["statusHistory"]] == ["api", "board", "board"]
 
 
-async def test_tapping_a_ready_item_is_refused_on_the_ticket(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_tapping_a_ready_item_is_refused_on_the_ticket(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     order = await create_order(client)
-    await tap_item(client, order["id"], "BB-1")
-    await tap_item(client, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], "BB-1")
     before = await row_counts(engine)
-    refused = await tap_item(client, order["id"], "BB-1")
+    refused = await tap_item(tablet, order["id"], "BB-1")
     assert refused.status_code == 409
     assert 'class="ticket-message" role="alert"' in refused.text
     assert "already ready" in refused.text
     assert await row_counts(engine) == before
 
 
-async def test_bump_moves_the_ticket_to_ready(client: httpx.AsyncClient) -> None:
+async def test_bump_moves_the_ticket_to_ready(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     order = await create_order(client)
-    response = await tap(client, order["id"], "bump")
+    response = await tap(tablet, order["id"], "bump")
     assert response.status_code == 200
     assert 'data-section="ready"' in response.text
     assert (await get_order(client, order["id"]))["status"] == "READY"
-    page = (await client.get("/board")).text
+    page = (await tablet.get("/board")).text
     ready_part = page.split('id="tickets-ready"', 1)[1]
     assert order["id"] in ready_part
 
 
-async def test_picked_up_clears_the_ticket(client: httpx.AsyncClient) -> None:
+async def test_picked_up_clears_the_ticket(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     order = await create_order(client)
-    await tap(client, order["id"], "bump")
-    response = await tap(client, order["id"], "pickup")
+    await tap(tablet, order["id"], "bump")
+    response = await tap(tablet, order["id"], "pickup")
     assert (response.status_code, response.text) == (200, "")
-    assert order["id"] not in (await client.get("/board")).text
+    assert order["id"] not in (await tablet.get("/board")).text
     assert (await get_order(client, order["id"]))["status"] == "PICKED_UP"
 
 
-async def test_pickup_before_ready_is_refused(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_pickup_before_ready_is_refused(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     order = await create_order(client)
     before = await row_counts(engine)
-    response = await tap(client, order["id"], "pickup")
+    response = await tap(tablet, order["id"], "pickup")
     assert response.status_code == 409
     assert "only a READY order can be picked up" in response.text
     assert await row_counts(engine) == before
 
 
-async def test_bumped_order_can_be_recalled(client: httpx.AsyncClient) -> None:
+async def test_bumped_order_can_be_recalled(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     order = await create_order(client)
-    await tap(client, order["id"], "bump")
-    response = await tap(client, order["id"], "recall")
+    await tap(tablet, order["id"], "bump")
+    response = await tap(tablet, order["id"], "recall")
     assert response.status_code == 200
     assert 'data-section="open"' in response.text
     assert (await get_order(client, order["id"]))["status"] == "PREPARING"
 
 
-async def test_undo_puts_a_bump_back_exactly(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_undo_puts_a_bump_back_exactly(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
+) -> None:
     order = await create_order(client)
-    await tap_item(client, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], "BB-1")
     clock.advance(20)
-    await tap(client, order["id"], "bump")
+    await tap(tablet, order["id"], "bump")
     clock.advance(25)
-    response = await tap(client, order["id"], "undo")
+    response = await tap(tablet, order["id"], "undo")
     assert response.status_code == 200, response.text
     after = await get_order(client, order["id"])
     assert [(i["plu"], i["status"]) for i in after["items"]] == [
@@ -164,60 +176,68 @@ async def test_undo_puts_a_bump_back_exactly(client: httpx.AsyncClient, clock: F
     assert item(after, "BB-2")["statusHistory"][-1]["timestamp"] == "2026-03-02T10:00:45Z"
 
 
-async def test_undo_offer_lasts_the_window_then_closes(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_undo_offer_lasts_the_window_then_closes(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
+) -> None:
     order = await create_order(client)
-    tapped = await tap_item(client, order["id"], "BB-1")
+    tapped = await tap_item(tablet, order["id"], "BB-1")
     assert "data-undo-until" in tapped.text
     clock.advance(61)
-    assert "data-undo-until" not in (await client.get("/board")).text
-    late = await tap(client, order["id"], "undo")
+    assert "data-undo-until" not in (await tablet.get("/board")).text
+    late = await tap(tablet, order["id"], "undo")
     assert late.status_code == 409
     assert "too old to undo" in late.text
     assert item(await get_order(client, order["id"]), "BB-1")["status"] == "PREPARING"
 
 
-async def test_undo_within_thirty_seconds_works(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_undo_within_thirty_seconds_works(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
+) -> None:
     order = await create_order(client)
-    await tap_item(client, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], "BB-1")
     clock.advance(30)
-    assert (await tap(client, order["id"], "undo")).status_code == 200
+    assert (await tap(tablet, order["id"], "undo")).status_code == 200
     assert item(await get_order(client, order["id"]), "BB-1")["status"] == "ORDERED"
 
 
-async def test_undo_does_not_take_back_a_channel_change(client: httpx.AsyncClient) -> None:
+async def test_undo_does_not_take_back_a_channel_change(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     order = await create_order(client)
     await set_item(client, order["id"], "BB-1", "PREPARING")  # made through the API, not a board
-    response = await tap(client, order["id"], "undo")
+    response = await tap(tablet, order["id"], "undo")
     assert response.status_code == 409
     assert item(await get_order(client, order["id"]), "BB-1")["status"] == "PREPARING"
 
 
-async def test_cancelled_order_stays_struck_through_until_acknowledged(client: httpx.AsyncClient) -> None:
+async def test_cancelled_order_stays_struck_through_until_acknowledged(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient
+) -> None:
     order = await create_order(client)
     await set_order(client, order["id"], "CANCELLED")
-    page = (await client.get("/board")).text
+    page = (await tablet.get("/board")).text
     assert 'data-section="cancelled"' in page
     assert "Cancelled: do not cook" in page
-    response = await tap(client, order["id"], "acknowledge")
+    response = await tap(tablet, order["id"], "acknowledge")
     assert (response.status_code, response.text) == (200, "")
-    assert order["id"] not in (await client.get("/board")).text
+    assert order["id"] not in (await tablet.get("/board")).text
 
 
-async def test_all_day_sums_what_is_not_ready_for_the_station(client: httpx.AsyncClient) -> None:
+async def test_all_day_sums_what_is_not_ready_for_the_station(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient
+) -> None:
     first = await create_order(client)  # BB-1 x1, BB-2 x2, BB-3 x1
     await create_order(client, items=[{"plu": "BB-2", "name": "Fries", "quantity": 3}])
     await create_order(client, brandId="brand-other", items=[{"plu": "BB-2", "name": "Fries", "quantity": 5}])
-    await tap_item(client, first["id"], "BB-3")
-    await tap_item(client, first["id"], "BB-3")  # ready: no longer counted
-    page = (await client.get("/board", params={"brand": "brand-burgers"})).text
+    await tap_item(tablet, first["id"], "BB-3")
+    await tap_item(tablet, first["id"], "BB-3")  # ready: no longer counted
+    page = (await tablet.get("/board", params={"brand": "brand-burgers"})).text
     all_day = page.split('id="all-day"', 1)[1]
     rows = re.findall(r'<td class="qty">(\d+)</td><td class="name">([^<]+)</td><td class="plu">([^<]+)</td>', all_day)
     assert rows == [("5", "Fries", "BB-2"), ("1", "Hawaii Burger", "BB-1")]
 
 
-async def test_poll_fallback_returns_the_whole_board(client: httpx.AsyncClient) -> None:
+async def test_poll_fallback_returns_the_whole_board(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     order = await create_order(client)
-    fragment = (await client.get("/board/tickets")).text
+    fragment = (await tablet.get("/board/tickets")).text
     assert order["id"] in fragment
     assert "<html" not in fragment
 
@@ -259,7 +279,9 @@ async def next_event(stream: Any) -> ServerSentEventMessage:
     return message
 
 
-async def test_two_boards_both_hear_one_change(app: Litestar, client: httpx.AsyncClient) -> None:
+async def test_two_boards_both_hear_one_change(
+    app: Litestar, client: httpx.AsyncClient, tablet: httpx.AsyncClient
+) -> None:
     hub: BoardHub = app.state.board_hub
     async with asyncio.timeout(10):
         await hub.wait_listening()
@@ -273,7 +295,7 @@ async def test_two_boards_both_hear_one_change(app: Litestar, client: httpx.Asyn
             assert ticket.event == "ticket"
             assert order["id"] in str(ticket.data)
             assert (await next_event(board)).event == "all-day"
-        await tap_item(client, order["id"], "BB-1")
+        await tap_item(tablet, order["id"], "BB-1")
         for board in (first, second):
             ticket = await next_event(board)
             assert "status-PREPARING" in str(ticket.data)

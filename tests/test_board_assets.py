@@ -30,8 +30,8 @@ async def test_served_htmx_matches_its_recorded_checksum(client: httpx.AsyncClie
     assert (HTMX_DIR / "LICENSE").read_text().startswith("Zero-Clause BSD")
 
 
-async def test_board_page_loads_only_local_scripts_and_no_inline_ones(client: httpx.AsyncClient) -> None:
-    page = (await client.get("/board")).text
+async def test_board_page_loads_only_local_scripts_and_no_inline_ones(tablet: httpx.AsyncClient) -> None:
+    page = (await tablet.get("/board")).text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.S)
     assert scripts
     for attributes, body in scripts:
@@ -39,7 +39,7 @@ async def test_board_page_loads_only_local_scripts_and_no_inline_ones(client: ht
         assert source is not None, attributes
         assert source.group(1).startswith("/static/"), attributes
         assert body.strip() == ""
-        assert (await client.get(source.group(1))).status_code == 200
+        assert (await tablet.get(source.group(1))).status_code == 200
     assert "/static/vendor/htmx/4.0.1/htmx.min.js" in page
     assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
     assert "style=" not in page, "no inline styles"

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kitchen.auth.guards import SESSION_COOKIE
 from tests.helpers import order_payload
-from tests.live_server import LiveServer, wipe_database
+from tests.live_server import LiveServer, new_api_key, paired_tablet_cookie, wipe_database
 
 
 @pytest.fixture
@@ -19,6 +20,7 @@ def two_servers(server_url: str | None, database_url: str) -> Iterator[tuple[Liv
     wipe_database(database_url)
     first = LiveServer(database_url, name="first").start()
     second = LiveServer(database_url, name="second").start()
+    first.api_key = new_api_key(database_url)
     yield first, second
     first.stop()
     second.stop()
@@ -28,14 +30,18 @@ def test_a_change_through_one_process_reaches_a_board_on_another(two_servers: tu
     taking_orders, showing_board = two_servers
     with (
         httpx.Client(timeout=10) as http,
-        http.stream("GET", showing_board.url + "/board/stream") as stream,
+        http.stream(
+            "GET",
+            showing_board.url + "/board/stream",
+            cookies={SESSION_COOKIE: paired_tablet_cookie(showing_board.database_url, "far tablet")},
+        ) as stream,
     ):
         lines = stream.iter_lines()
         assert next(lines) == "event: resync"
         # Give the second process's LISTEN connection a moment after its startup.
         time.sleep(0.5)
         sent = time.monotonic()
-        order = http.post(taking_orders.url + "/api/orders", json=order_payload()).json()
+        order = http.post(taking_orders.url + "/api/orders", json=order_payload(), headers=taking_orders.api).json()
         event = None
         for line in lines:
             if line.startswith("event: "):

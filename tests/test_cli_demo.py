@@ -25,21 +25,26 @@ def run_kitchen(url: str, *args: str) -> str:
 
 
 @pytest.fixture
-def demo_database(tmp_path: Path) -> str:
+def demo_database(tmp_path: Path) -> tuple[str, str]:
+    """A demo database and the API key the first start printed (its last line)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
     run_kitchen(url, "database", "upgrade", "--no-prompt")
-    assert "created" in run_kitchen(url, "demo", "--if-empty", "--days", "1")
-    return url
+    output = run_kitchen(url, "demo", "--if-empty", "--days", "1")
+    assert "created" in output
+    assert "user manager   password " in output
+    return url, output.strip().splitlines()[-1]
 
 
-def test_demo_fills_once_and_leaves_a_filled_database_alone(demo_database: str) -> None:
-    assert "leaving it" in run_kitchen(demo_database, "demo", "--if-empty")
+def test_demo_fills_once_and_leaves_a_filled_database_alone(demo_database: tuple[str, str]) -> None:
+    assert "leaving it" in run_kitchen(demo_database[0], "demo", "--if-empty")
 
 
 @pytest.mark.anyio
-async def test_demo_orders_cover_every_status_and_several_brands(demo_database: str) -> None:
-    app = create_app(Settings(database_url=demo_database))
+async def test_demo_orders_cover_every_status_and_several_brands(demo_database: tuple[str, str]) -> None:
+    url, key = demo_database
+    app = create_app(Settings(database_url=url))
     async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        http.headers["Authorization"] = f"Bearer {key}"
         page = (await http.get("/api/orders", params={"limit": 200})).json()
     orders = page["items"]
     assert page["total"] >= 20

@@ -34,9 +34,11 @@ def read_csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-async def test_dashboard_shows_the_figures_of_the_api(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_dashboard_shows_the_figures_of_the_api(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await cook_two_orders(client, clock)
-    page = await client.get("/dashboard", params={"range": "today"})
+    page = await manager.get("/dashboard", params={"range": "today"})
     assert page.status_code == 200
     text = page.text
     assert re.search(r'<span class="value">2</span><span class="label">orders received', text)
@@ -49,9 +51,11 @@ async def test_dashboard_shows_the_figures_of_the_api(client: httpx.AsyncClient,
     assert "<rect" in text
 
 
-async def test_csv_downloads_match_the_api(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_csv_downloads_match_the_api(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await cook_two_orders(client, clock)
-    response = await client.get("/dashboard/csv/status-durations", params={"range": "today"})
+    response = await manager.get("/dashboard/csv/status-durations", params={"range": "today"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
@@ -59,41 +63,49 @@ async def test_csv_downloads_match_the_api(client: httpx.AsyncClient, clock: Fak
     preparing = next(r for r in rows if (r["subject"], r["status"]) == ("order", "PREPARING"))
     assert (preparing["count"], float(preparing["p50_seconds"])) == ("2", 600.0)
     for table in ("throughput", "customers", "top-customers", "on-time", "items"):
-        download = await client.get(f"/dashboard/csv/{table}", params={"range": "today"})
+        download = await manager.get(f"/dashboard/csv/{table}", params={"range": "today"})
         assert download.status_code == 200, table
         assert read_csv(download.text), table
-    on_time = read_csv((await client.get("/dashboard/csv/on-time", params={"range": "today"})).text)[0]
+    on_time = read_csv((await manager.get("/dashboard/csv/on-time", params={"range": "today"})).text)[0]
     assert (on_time["orders"], on_time["on_time"]) == ("2", "1")
 
 
-async def test_brand_filter_narrows_every_figure(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_brand_filter_narrows_every_figure(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await cook_two_orders(client, clock)
     rows = read_csv(
-        (await client.get("/dashboard/csv/status-durations", params={"range": "today", "brand": "brand-sushi"})).text
+        (await manager.get("/dashboard/csv/status-durations", params={"range": "today", "brand": "brand-sushi"})).text
     )
     preparing = next(r for r in rows if (r["subject"], r["status"]) == ("order", "PREPARING"))
     assert (preparing["count"], float(preparing["p50_seconds"])) == ("1", 900.0)
 
 
-async def test_yesterday_is_the_previous_kitchen_day(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_yesterday_is_the_previous_kitchen_day(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await cook_two_orders(client, clock)
     clock.advance(24 * 3600)
-    yesterday = read_csv((await client.get("/dashboard/csv/on-time", params={"range": "yesterday"})).text)[0]
-    today = read_csv((await client.get("/dashboard/csv/on-time", params={"range": "today"})).text)[0]
+    yesterday = read_csv((await manager.get("/dashboard/csv/on-time", params={"range": "yesterday"})).text)[0]
+    today = read_csv((await manager.get("/dashboard/csv/on-time", params={"range": "today"})).text)[0]
     assert (yesterday["orders"], today["orders"]) == ("2", "0")
 
 
-async def test_custom_days_are_kitchen_local_and_inclusive(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_custom_days_are_kitchen_local_and_inclusive(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
     await cook_two_orders(client, clock)
     params = {"range": "custom", "from": "2026-03-02", "to": "2026-03-02"}
-    throughput = read_csv((await client.get("/dashboard/csv/throughput", params=params)).text)
+    throughput = read_csv((await manager.get("/dashboard/csv/throughput", params=params)).text)
     assert len(throughput) == 24
     assert throughput[0]["hour"] == "2026-03-02T00:00:00+02:00"
     assert sum(int(r["received"]) for r in throughput) == 2
 
 
-async def test_panels_swap_alone_and_keep_the_filters_in_the_address(client: httpx.AsyncClient) -> None:
-    response = await client.get("/dashboard/panels", params={"range": "7d", "brand": "brand-sushi"})
+async def test_panels_swap_alone_and_keep_the_filters_in_the_address(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient
+) -> None:
+    response = await manager.get("/dashboard/panels", params={"range": "7d", "brand": "brand-sushi"})
     assert response.status_code == 200
     assert "<html" not in response.text
     assert response.headers["hx-push-url"] == "/dashboard?range=7d&brand=brand-sushi"
@@ -107,18 +119,20 @@ async def test_panels_swap_alone_and_keep_the_filters_in_the_address(client: htt
         {"range": "custom", "from": "2026-03-05", "to": "2026-03-01"},
     ],
 )
-async def test_bad_filters_are_a_readable_400(client: httpx.AsyncClient, params: dict[str, str]) -> None:
-    response = await client.get("/dashboard/panels", params=params)
+async def test_bad_filters_are_a_readable_400(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await manager.get("/dashboard/panels", params=params)
     assert response.status_code == 400
     assert 'class="filter-error"' in response.text
 
 
-async def test_unknown_csv_table_is_a_400(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/dashboard/csv/everything")).status_code == 400
+async def test_unknown_csv_table_is_a_400(client: httpx.AsyncClient, manager: httpx.AsyncClient) -> None:
+    assert (await manager.get("/dashboard/csv/everything")).status_code == 400
 
 
-async def test_empty_range_shows_zeros_not_errors(client: httpx.AsyncClient) -> None:
-    page = await client.get("/dashboard", params={"range": "yesterday"})
+async def test_empty_range_shows_zeros_not_errors(client: httpx.AsyncClient, manager: httpx.AsyncClient) -> None:
+    page = await manager.get("/dashboard", params={"range": "yesterday"})
     assert page.status_code == 200
     assert re.search(r'<span class="value">0</span><span class="label">orders received', page.text)
 

@@ -29,7 +29,7 @@ async def test_database_outage_gives_503_not_a_traceback() -> None:
         ready = await http.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["status"] == "unavailable"
-        response = await http.get("/api/orders/anything")
+        response = await http.get("/api/orders/anything", headers={"Authorization": "Bearer kit_any-key"})
         assert response.status_code == 503
         assert response.json()["code"] == "database_unavailable"
         assert "Traceback" not in response.text

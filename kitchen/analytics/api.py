@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 
 from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
 from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
 
 # Strings parsed here rather than by Litestar, so a bad value's error names `from` or `to`.
@@ -55,6 +56,7 @@ def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, bra
 
 class AnalyticsController(Controller):
     path = "/api/analytics"
+    guards = [api_client]
     tags = ["analytics"]
 
     @get(

@@ -6,10 +6,16 @@ gets last week's orders, with everything that happened to them):
 - throughput: the clock hours of the range, each counting the orders received and the orders
   that first became READY in it;
 - customers: the customers who ordered in the range, with their orders up to its end.
-The brand filter always applies to the order. Channel-reported history is never read: every
-query asks for `source <> 'channel'`. Percentiles interpolate linearly between the two nearest
-values (PostgreSQL's `percentile_cont`); SQLite, which has no percentile function, gets the
-same figure from window functions.
+The brand filter always applies to the order. Channel-reported history is never read.
+
+All figures but customers read the summary tables of `summaries.py`, which the order service
+writes in the same transaction as each status change (and migration `analytics summaries`
+filled from the history before it), so a range of months costs about as much as a week:
+- counts and means are exact;
+- percentiles are percentile_cont's (linear interpolation between the two nearest values)
+  over the durations each taken at its whole second, floor(seconds): identical to
+  percentile_cont when durations are whole seconds, otherwise never more than 1 s below it.
+Customers are counted from the orders table itself, in one pass.
 """
 
 from __future__ import annotations
@@ -25,23 +31,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Double,
-    Float,
     Integer,
     Select,
-    SQLColumnExpression,
     Subquery,
     case,
     cast,
-    exists,
-    extract,
     func,
     literal_column,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from kitchen.analytics import indexes  # noqa: F401  # registers the indexes these queries read through
 from kitchen.analytics.schemas import (
@@ -55,7 +56,23 @@ from kitchen.analytics.schemas import (
     ThroughputHour,
     TopCustomer,
 )
-from kitchen.orders.models import ID_LENGTH, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
+from kitchen.analytics.summaries import (
+    DAY,
+    ITEM_READY,
+    ITEM_STATUS,
+    LATE,
+    ON_TIME,
+    ORDER_READY,
+    ORDER_STATUS,
+    QUARTER_HOUR,
+    AnalyticsHistogram,
+    AnalyticsQuarterHour,
+    AnalyticsSample,
+    day_number,
+    month_number,
+    month_start,
+)
+from kitchen.orders.models import ID_LENGTH, Order
 from kitchen.orders.schemas import as_utc
 from kitchen.orders.service import Clock, system_clock
 from kitchen.orders.status import ItemStatus, OrderStatus
@@ -74,9 +91,6 @@ ORDER_STATUSES = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY
 ITEM_STATUSES = (ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY)
 CUSTOMER_BUCKETS: tuple[CustomerBucketName, ...] = ("1", "2", "3-5", "6-10", "11+")
 
-# Literals, not bound parameters, so PostgreSQL can match the partial indexes in indexes.py.
-SERVER_STAMPED_SQL: ColumnElement[str] = literal_column("'channel'")
-READY_SQL: ColumnElement[str] = literal_column("'READY'")
 
 PercentileMethod = Literal["percentile_cont", "window"]
 
@@ -98,82 +112,140 @@ class Period:
     brand_ids: tuple[str, ...] = ()
 
 
-def seconds_between(
-    dialect: str, start: SQLColumnExpression[Any], end: SQLColumnExpression[Any]
-) -> ColumnElement[float]:
-    """`end - start` in seconds, to the microsecond.
-
-    SQLite stores DateTimeUTC as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds come from
-    strftime, the fraction from the text itself (julianday would round to milliseconds).
-    """
-    if dialect == "postgresql":
-        return cast(extract("epoch", end - start), Double)
-    whole = cast(func.strftime("%s", end), Float) - cast(func.strftime("%s", start), Float)
-    return whole + (cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float))
-
-
-def whole_epoch_seconds(dialect: str, moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
-    """Whole seconds since 1970 of a DateTimeUTC column."""
-    if dialect == "postgresql":
-        return cast(func.floor(extract("epoch", moment)), BigInteger)
-    return cast(func.strftime("%s", moment), Integer)
-
-
-def summarize(
-    rows: Subquery,
-    keys: Sequence[str],
-    value: str,
-    method: PercentileMethod,
-    extra: Sequence[str] = (),
-) -> Select[Any]:
-    """Per group of `keys`: count, mean, median and 90th percentile of `value`, plus max() of `extra`.
-
-    Both methods give percentile_cont's figure: with the n values of a group sorted, the p-th
-    percentile lies at 0-based position h = (n - 1) * p, between the values at floor(h) and
-    floor(h) + 1, linearly interpolated. The window form computes h in integer arithmetic,
-    so both databases agree exactly.
-    """
-    group = [rows.c[key] for key in keys]
-    v = rows.c[value]
-    extras = [func.max(rows.c[name]).label(name) for name in extra]
-    if method == "percentile_cont":
-        return select(
-            *group,
-            *extras,
-            func.count().label("n"),
-            func.avg(v).label("mean"),
-            func.percentile_cont(0.5).within_group(v).label("p50"),
-            func.percentile_cont(0.9).within_group(v).label("p90"),
-        ).group_by(*group)
-
-    ranked = select(
-        *group,
-        *[rows.c[name] for name in extra],
-        v.label("v"),
-        (func.row_number().over(partition_by=group, order_by=v) - 1).label("i"),
-        func.count().over(partition_by=group).label("n"),
-    ).subquery("ranked")
-    i, n, rv = ranked.c.i, ranked.c.n, ranked.c.v
-
-    def percentile(percent: int) -> ColumnElement[float]:
-        position = (n - 1) * percent  # h * 100, an integer
-        below = func.max(case((i == position // 100, rv)))
-        above = func.max(case((i == position // 100 + 1, rv)))
-        fraction = func.max(position % 100) / 100.0
-        return below + func.coalesce(above - below, 0.0) * fraction
-
-    return select(
-        *[ranked.c[key] for key in keys],
-        *[func.max(ranked.c[name]).label(name) for name in extra],
-        func.max(n).label("n"),
-        func.avg(rv).label("mean"),
-        percentile(50).label("p50"),
-        percentile(90).label("p90"),
-    ).group_by(*[ranked.c[key] for key in keys])
-
-
 def rounded(seconds: Any) -> float | None:
     return None if seconds is None else round(float(seconds), 3)
+
+
+def _day_start(moment: datetime, up: bool = False) -> datetime:
+    day = day_number(moment)
+    start = datetime.fromtimestamp(day * DAY, UTC)
+    return start + timedelta(days=1) if up and start < moment else start
+
+
+def _next_day_start(moment: datetime) -> datetime:
+    return _day_start(moment, up=True)
+
+
+def _month_of(moment: datetime) -> datetime:
+    return month_start(month_number(moment))
+
+
+def _next_month_start(moment: datetime) -> datetime:
+    first = _month_of(moment)
+    return first if first == moment else month_start(month_number(moment) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """[start, end) cut into whole UTC months, whole UTC days and the loose ends."""
+
+    months: tuple[int, int] | None  # [first, last) month numbers
+    days: tuple[tuple[int, int], ...]  # [first, last) day numbers
+    loose: tuple[tuple[datetime, datetime], ...]
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime) -> Spans:
+        first_day, last_day = _day_start(start, up=True), _day_start(end, up=False)
+        if first_day >= last_day:
+            return cls(None, (), ((start, end),) if start < end else ())
+        loose = tuple((a, b) for a, b in ((start, first_day), (last_day, end)) if a < b)
+        first_month = month_number(first_day) + (0 if first_day.day == 1 else 1)
+        last_month = month_number(last_day)
+        if first_month >= last_month:
+            return cls(None, ((day_number(first_day), day_number(last_day)),), loose)
+        days = tuple(
+            (day_number(a), day_number(b))
+            for a, b in ((first_day, month_start(first_month)), (month_start(last_month), last_day))
+            if a < b
+        )
+        return cls((first_month, last_month), days, loose)
+
+
+def histogram_summary(period: Period, measure: str, keys: Sequence[str] = ()) -> Select[Any]:
+    """Per key of `measure` over the orders of `period`: n, mean, p50, p90 and the greatest label.
+
+    Reads whole months and whole days from `analytics_histograms` and the loose ends from
+    `analytics_samples`. Count and mean are exact. The percentiles are percentile_cont's
+    (linear interpolation at 0-based position (n - 1) * p) over the samples each taken at its
+    whole second, floor(seconds): identical to percentile_cont when durations are whole
+    seconds, never more than 1 s below it otherwise.
+    """
+    h, s = AnalyticsHistogram, AnalyticsSample
+    spans = Spans.of(period.start, period.end)
+    parts: list[Any] = []
+
+    def histogram(span: str, low: int, high: int) -> Any:
+        conditions = [h.span == span, h.measure == measure, h.period >= low, h.period < high]
+        if period.brand_ids:
+            conditions.append(h.brand_id.in_(period.brand_ids))
+        if keys:
+            conditions.append(h.key.in_(keys))
+        return select(h.key, h.label, h.second, h.count.label("n"), h.total.label("total")).where(*conditions)
+
+    if spans.months is not None:
+        parts.append(histogram("month", *spans.months))
+    parts.extend(histogram("day", low, high) for low, high in spans.days)
+    for low, high in spans.loose:
+        conditions = [s.measure == measure, s.created_at >= low, s.created_at < high]
+        if period.brand_ids:
+            conditions.append(s.brand_id.in_(period.brand_ids))
+        if keys:
+            conditions.append(s.key.in_(keys))
+        parts.append(
+            select(s.key, s.label, s.second, func.count().label("n"), func.sum(s.seconds).label("total"))
+            .where(*conditions)
+            .group_by(s.key, s.label, s.second)
+        )
+    if not parts:
+        parts.append(histogram("day", 0, 0))
+    return bucket_summary(parts[0].subquery("buckets") if len(parts) == 1 else union_all(*parts).subquery("buckets"))
+
+
+def bucket_summary(rows: Subquery) -> Select[Any]:
+    """Per `key` of 1-second buckets (key, label, second, n, total): n, mean, p50, p90, max(label).
+
+    A bucket stands for n samples whose value is `second`. With the N samples of a key in
+    order, the p-th percentile lies at 0-based position h = (N - 1) * p, between the values at
+    floor(h) and floor(h) + 1, linearly interpolated (percentile_cont); h is computed in integer
+    arithmetic, so both databases agree exactly. The mean is sum(total) / N.
+    """
+    merged = (
+        select(
+            rows.c.key,
+            rows.c.second,
+            func.max(rows.c.label).label("label"),
+            cast(func.sum(rows.c.n), BigInteger).label("n"),
+            func.sum(rows.c.total).label("total"),
+        )
+        .group_by(rows.c.key, rows.c.second)
+        .subquery("merged")
+    )
+    running = select(
+        merged,
+        cast(func.sum(merged.c.n).over(partition_by=merged.c.key, order_by=merged.c.second), BigInteger).label("upto"),
+        cast(func.sum(merged.c.n).over(partition_by=merged.c.key), BigInteger).label("n_all"),
+    ).subquery("running")
+    r = running.c
+
+    def percentile(percent: int) -> ColumnElement[float]:
+        position = (r.n_all - 1) * percent  # h * 100, an integer
+        index = position // 100
+
+        def value_at(i: ColumnElement[int]) -> ColumnElement[Any]:
+            return func.max(case(((r.upto - r.n <= i) & (i < r.upto), r.second)))
+
+        below, above = value_at(index), value_at(index + 1)
+        fraction = func.max(position % 100) / 100.0
+        return below + func.coalesce(above - below, 0) * fraction
+
+    return select(
+        r.key,
+        func.max(r.label).label("label"),
+        func.max(r.n_all).label("n"),
+        (func.sum(r.total) / func.max(r.n_all)).label("mean"),
+        percentile(50).label("p50"),
+        percentile(90).label("p90"),
+    ).group_by(r.key)
 
 
 def local_hour_start(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -238,13 +310,20 @@ class AnalyticsQueries:
         self.clock = clock
         self.zone = zone or ZoneInfo("UTC")
         self.dialect = session.get_bind().dialect.name
-        # PostgreSQL's own percentile_cont is the faster; the window form is what SQLite can do.
-        self.method: PercentileMethod = method or ("percentile_cont" if self.dialect == "postgresql" else "window")
+        # Accepted for existing callers and ignored: every percentile now comes from 1-second
+        # buckets (`bucket_summary`), the same SQL on both databases.
+        del method
         self._tuned = False
 
     async def _tune(self) -> None:
-        """On PostgreSQL, let this transaction sort in memory and skip JIT (it costs more than it saves here)."""
+        """On PostgreSQL, read from one snapshot, sort in memory and skip JIT (it costs more than it saves here).
+
+        One snapshot (REPEATABLE READ), when the session has not begun its transaction yet: a
+        figure may look at the samples twice (`_widened`), and must see the same ones both times.
+        """
         if self.dialect == "postgresql" and not self._tuned:
+            if not self.session.in_transaction():
+                await self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             await self.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             await self.session.execute(text("SET LOCAL jit = off"))
             self._tuned = True
@@ -290,25 +369,43 @@ class AnalyticsQueries:
         """
         await self._tune()
         return StatusDurations(
-            orders=await self._durations(period, OrderStatusEvent, ORDER_STATUSES),
-            items=await self._durations(period, ItemStatusEvent, ITEM_STATUSES),
+            orders=await self._durations(period, ORDER_STATUS, ORDER_STATUSES),
+            items=await self._durations(period, ITEM_STATUS, ITEM_STATUSES),
         )
 
-    async def _durations(
-        self, period: Period, event: type[OrderStatusEvent | ItemStatusEvent], statuses: Sequence[str]
-    ) -> list[StatusDuration]:
-        stays = (
-            select(event.status.label("status"), seconds_between(self.dialect, event.at, event.ended_at).label("s"))
-            .join_from(Order, event, event.order_id == Order.id)
-            .where(
-                *self._orders_of(period),
-                event.source != SERVER_STAMPED_SQL,
-                event.ended_at.is_not(None),
-                event.status.in_(statuses),
-            )
-            .subquery("stays")
-        )
-        found = {row.status: row for row in await self.session.execute(summarize(stays, ["status"], "s", self.method))}
+    async def _any_sample(self, measure: str, brand_ids: Sequence[str], low: datetime, high: datetime) -> bool:
+        s = AnalyticsSample
+        conditions = [s.measure == measure, s.created_at >= low, s.created_at < high]
+        if brand_ids:
+            conditions.append(s.brand_id.in_(brand_ids))
+        return (await self.session.scalar(select(literal_column("1")).where(*conditions).limit(1))) is not None
+
+    async def _widened(self, period: Period, measure: str) -> Period:
+        """`period` grown to whole UTC days, then whole UTC months, wherever the time added holds no
+        sample of `measure` (of its brands): the figures stay the same, and whole days and months
+        are read from the histograms instead of the samples (a range ending now, or starting
+        before the first order, needs no loose ends at all)."""
+        start, end = period.start, period.end
+        if start >= end:
+            return period
+        for floor, ceiling in ((_day_start, _next_day_start), (_month_of, _next_month_start)):
+            # Months only from whole days: a loose end that stays loose is not worth a look.
+            low, whole_day = floor(start), _day_start(start) == start or floor is _day_start
+            if low < start and whole_day and not await self._any_sample(measure, period.brand_ids, low, start):
+                start = low
+            high, whole_day = ceiling(end), _day_start(end) == end or floor is _day_start
+            if end < high and whole_day and not await self._any_sample(measure, period.brand_ids, end, high):
+                end = high
+        return Period(start, end, period.brand_ids)
+
+    async def _summary(self, period: Period, measure: str, keys: Sequence[str] = ()) -> Sequence[Any]:
+        """histogram_summary of `measure` over `period`, read through the fewest buckets."""
+        widened = await self._widened(period, measure)
+        rows: Sequence[Any] = (await self.session.execute(histogram_summary(widened, measure, keys))).all()
+        return rows
+
+    async def _durations(self, period: Period, measure: str, statuses: Sequence[str]) -> list[StatusDuration]:
+        found = {row.key: row for row in await self._summary(period, measure, statuses)}
         return [
             StatusDuration(
                 status=status,
@@ -337,54 +434,33 @@ class AnalyticsQueries:
         start, end = hours[0], next_local_hour(hours[-1], self.zone)
         changes = list(_offset_changes([*hours, end], self.zone))
 
-        def hour_of(moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
+        def number(value: int) -> ColumnElement[int]:
             # Inlined integers, not parameters: PostgreSQL groups by this expression.
-            def number(value: int) -> ColumnElement[int]:
-                return literal_column(str(int(value)), Integer)
+            return literal_column(str(int(value)), Integer)
 
-            epoch = whole_epoch_seconds(self.dialect, moment)
-            offset = number(_offset_seconds(start, self.zone))
-            if changes:
-                since_change = [(epoch >= number(since), number(new)) for since, new in reversed(changes)]
-                offset = case(*since_change, else_=offset)
-            return (epoch + offset) // number(HOUR) * number(HOUR) - offset
-
-        received_hour = hour_of(Order.created_at).label("hour")
-        received = (
-            select(received_hour, func.count().label("orders"))
-            .where(*self._orders_of(Period(start, end, period.brand_ids)))
-            .group_by(received_hour)
-        )
-        earlier = aliased(OrderStatusEvent)
-        ready_hour = hour_of(OrderStatusEvent.at).label("hour")
-        first_ready = [
-            OrderStatusEvent.status == READY_SQL,
-            OrderStatusEvent.source != SERVER_STAMPED_SQL,
-            OrderStatusEvent.at >= start,
-            OrderStatusEvent.at < end,
-            ~exists().where(
-                earlier.order_id == OrderStatusEvent.order_id,
-                earlier.status == READY_SQL,
-                earlier.source != SERVER_STAMPED_SQL,
-                earlier.at < OrderStatusEvent.at,
-            ),
+        q = AnalyticsQuarterHour
+        epoch = q.quarter * number(QUARTER_HOUR)
+        offset = number(_offset_seconds(start, self.zone))
+        if changes:
+            since_change = [(epoch >= number(since), number(new)) for since, new in reversed(changes)]
+            offset = case(*since_change, else_=offset)
+        hour_start = ((epoch + offset) // number(HOUR) * number(HOUR) - offset).label("hour")
+        # Local clock hours begin on UTC quarter hours in every zone, so whole quarters add up exactly.
+        conditions = [
+            q.quarter >= math.floor(start.timestamp()) // QUARTER_HOUR,
+            q.quarter < math.floor(end.timestamp()) // QUARTER_HOUR,
         ]
         if period.brand_ids:
-            first_ready.append(
-                OrderStatusEvent.order_id.in_(select(Order.id).where(Order.brand_id.in_(period.brand_ids)))
-            )
-        ready = (
-            select(ready_hour, func.count(OrderStatusEvent.order_id.distinct()).label("orders"))
-            .where(*first_ready)
-            .group_by(ready_hour)
+            conditions.append(q.brand_id.in_(period.brand_ids))
+        counts = select(hour_start, func.sum(q.received).label("received"), func.sum(q.ready).label("ready")).where(
+            *conditions
         )
-        received_by_hour = {int(row.hour): int(row.orders) for row in await self.session.execute(received)}
-        ready_by_hour = {int(row.hour): int(row.orders) for row in await self.session.execute(ready)}
+        by_hour = {int(row.hour): row for row in await self.session.execute(counts.group_by(hour_start))}
         return [
             ThroughputHour(
                 hour=hour.astimezone(self.zone),
-                received=received_by_hour.get(int(hour.timestamp()), 0),
-                ready=ready_by_hour.get(int(hour.timestamp()), 0),
+                received=int(by_hour[int(hour.timestamp())].received) if int(hour.timestamp()) in by_hour else 0,
+                ready=int(by_hour[int(hour.timestamp())].ready) if int(hour.timestamp()) in by_hour else 0,
             )
             for hour in hours
         ]
@@ -398,7 +474,8 @@ class AnalyticsQueries:
         """
         await self._tune()
         brands = [Order.brand_id.in_(period.brand_ids)] if period.brand_ids else []
-        active = select(Order.account).where(*self._orders_of(period)).distinct()
+        # One pass over the orders before the end: a customer ordered in the period when their
+        # last order before its end is at or after its start.
         lifetime = (
             select(
                 Order.account.label("account"),
@@ -406,26 +483,48 @@ class AnalyticsQueries:
                 func.min(Order.created_at).label("first_order_at"),
                 func.max(Order.created_at).label("last_order_at"),
             )
-            .where(Order.account.in_(active), Order.created_at < period.end, *brands)
+            .where(Order.created_at < period.end, *brands)
             .group_by(Order.account)
+            .having(func.max(Order.created_at) >= period.start)
             .cte("lifetime")
         )
         n = lifetime.c.orders
+        top = (
+            select(
+                literal_column("'top'").label("kind"),
+                lifetime.c.account.label("name"),
+                n.label("number"),
+                lifetime.c.first_order_at,
+                lifetime.c.last_order_at,
+            )
+            .order_by(n.desc(), lifetime.c.last_order_at.desc(), lifetime.c.account)
+            .limit(TOP_CUSTOMERS)
+            .subquery("top")
+        )
         bucket = case((n == 1, "1"), (n == 2, "2"), (n <= 5, "3-5"), (n <= 10, "6-10"), else_="11+")
-        bucketed = select(bucket.label("bucket")).subquery("bucketed")
-        counts = select(bucketed.c.bucket, func.count().label("customers")).group_by(bucketed.c.bucket)
-        found = {row.bucket: int(row.customers) for row in await self.session.execute(counts)}
-        top = select(lifetime).order_by(n.desc(), lifetime.c.last_order_at.desc(), lifetime.c.account)
+        buckets = select(
+            literal_column("'bucket'"),
+            bucket,
+            func.count(),
+            func.min(lifetime.c.first_order_at),
+            func.max(lifetime.c.last_order_at),
+        ).group_by(bucket)
+        # Both answers from one statement, so the orders are grouped once.
+        rows = (await self.session.execute(union_all(select(top), buckets))).all()
+        found = {row.name: int(row.number) for row in rows if row.kind == "bucket"}
         return Customers(
             distribution=[CustomerBucket(bucket=name, customers=found.get(name, 0)) for name in CUSTOMER_BUCKETS],
             top=[
                 TopCustomer(
-                    account=row.account,
-                    order_count=int(row.orders),
+                    account=row.name,
+                    order_count=int(row.number),
                     first_order_at=row.first_order_at,
                     last_order_at=row.last_order_at,
                 )
-                for row in await self.session.execute(top.limit(TOP_CUSTOMERS))
+                for row in sorted(
+                    (row for row in rows if row.kind == "top"),
+                    key=lambda row: (-row.number, -row.last_order_at.timestamp(), row.name),
+                )
             ],
         )
 
@@ -437,23 +536,9 @@ class AnalyticsQueries:
         ones' lateness (READY minus pickupTime) is given as median and 90th percentile.
         """
         await self._tune()
-        first_ready = (
-            select(Order.pickup_time.label("pickup_time"), func.min(OrderStatusEvent.at).label("ready_at"))
-            .join_from(Order, OrderStatusEvent, OrderStatusEvent.order_id == Order.id)
-            .where(
-                *self._orders_of(period),
-                OrderStatusEvent.status == READY_SQL,
-                OrderStatusEvent.source != SERVER_STAMPED_SQL,
-            )
-            .group_by(Order.id, Order.pickup_time)
-            .subquery("first_ready")
-        )
-        late = seconds_between(self.dialect, first_ready.c.pickup_time, first_ready.c.ready_at)
-        lateness = select(case((late > 0, "late"), else_="on_time").label("verdict"), late.label("s")).subquery()
-        verdicts = await self.session.execute(summarize(lateness, ["verdict"], "s", self.method))
-        found = {row.verdict: row for row in verdicts}
-        on_time = int(found["on_time"].n) if "on_time" in found else 0
-        late_rows = found.get("late")
+        found = {row.key: row for row in await self._summary(period, ORDER_READY)}
+        on_time = int(found[ON_TIME].n) if ON_TIME in found else 0
+        late_rows = found.get(LATE)
         orders = on_time + (int(late_rows.n) if late_rows else 0)
         return OnTime(
             orders=orders,
@@ -472,39 +557,14 @@ class AnalyticsQueries:
         orders disagree).
         """
         await self._tune()
-        first_ready = (
-            select(
-                ItemStatusEvent.item_id.label("item_id"),
-                Order.created_at.label("ordered_at"),
-                func.min(ItemStatusEvent.at).label("ready_at"),
-            )
-            .join_from(Order, ItemStatusEvent, ItemStatusEvent.order_id == Order.id)
-            .where(
-                *self._orders_of(period),
-                ItemStatusEvent.status == READY_SQL,
-                ItemStatusEvent.source != SERVER_STAMPED_SQL,
-            )
-            .group_by(ItemStatusEvent.item_id, Order.created_at)
-            .subquery("first_ready")
-        )
-        cooking = (
-            select(
-                OrderItem.plu.label("plu"),
-                OrderItem.name.label("name"),
-                seconds_between(self.dialect, first_ready.c.ordered_at, first_ready.c.ready_at).label("s"),
-            )
-            .join_from(first_ready, OrderItem, OrderItem.id == first_ready.c.item_id)
-            .subquery("cooking")
-        )
-        ranked = summarize(cooking, ["plu"], "s", self.method, extra=["name"]).subquery("by_plu")
-        query = select(ranked).order_by(ranked.c.p50.desc(), ranked.c.plu)
+        rows = sorted(await self._summary(period, ITEM_READY), key=lambda row: (-row.p50, row.key))
         return [
             SlowItem(
-                plu=row.plu,
-                name=row.name,
+                plu=row.key,
+                name=row.label,
                 count=int(row.n),
                 p50_seconds=float(rounded(row.p50) or 0.0),
                 p90_seconds=float(rounded(row.p90) or 0.0),
             )
-            for row in await self.session.execute(query)
+            for row in rows
         ]

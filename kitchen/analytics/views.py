@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.analytics import charts
 from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
 from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.auth.guards import manager_only
 from kitchen.board import queries as board_queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
-from kitchen.http import html
+from kitchen.http import csrf_token, html
 from kitchen.settings import Settings
 
 Preset = Literal["today", "yesterday", "7d", "custom"]
@@ -252,11 +253,13 @@ class DashboardController(Controller):
     path = "/dashboard"
     include_in_schema = False
     exception_handlers = {BadDashboardFilter: on_bad_filter}
+    guards = [manager_only]
     dependencies = {"dashboard": Provide(provide_dashboard)}
 
     @get("/")
     async def dashboard_page(
         self,
+        request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         board_renderer: NamedDependency[BoardRenderer],
         db_session: NamedDependency[AsyncSession],
@@ -266,6 +269,7 @@ class DashboardController(Controller):
         body = board_renderer.page(
             "dashboard/page.html",
             chosen=dashboard.chosen,
+            csrf_token=csrf_token(request),
             presets=PRESETS,
             brands=list(brands.values()),
             settings=settings,

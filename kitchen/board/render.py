@@ -190,5 +190,5 @@ class BoardRenderer:
             brands=[(brand_class(b.id), b.colour, text_colour_on(b.colour)) for b in brands.values()]
         )
 
-    def page(self, name: str, **context: object) -> str:
-        return self.environment.get_template(name).render(**context)
+    def page(self, template: str, **context: object) -> str:
+        return self.environment.get_template(template).render(**context)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -17,11 +18,12 @@ from litestar.response import Redirect, ServerSentEvent
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kitchen.auth.guards import board_user
 from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
-from kitchen.http import html
+from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
@@ -36,10 +38,12 @@ async def home() -> Redirect:
 class BoardController(Controller):
     path = "/board"
     include_in_schema = False
+    guards = [board_user]
 
     @get("/")
     async def board_page(
         self,
+        request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
@@ -47,7 +51,8 @@ class BoardController(Controller):
     ) -> Response[str]:
         station = Station.of(brand)
         context = await board_renderer.board_context(db_session, station)
-        return html(board_renderer.page("board/page.html", settings=settings, **context))
+        page = board_renderer.page("board/page.html", settings=settings, csrf_token=csrf_token(request), **context)
+        return html(page)
 
     @get("/tickets")
     async def board_tickets(

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from kitchen.auth.guards import api_client
 from kitchen.brands.models import Brand
 from kitchen.brands.schemas import BrandIn, BrandView
 from kitchen.brands.service import BrandService
@@ -21,6 +22,7 @@ def brand_view(brand: Brand) -> BrandView:
 
 class BrandController(Controller):
     path = "/api/brands"
+    guards = [api_client]
     tags = ["brands"]
 
     @get("/", summary="The brand catalog, by name")

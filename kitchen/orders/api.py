@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
 from kitchen.orders.models import EventSource, Order, StatusEventColumns
 from kitchen.orders.schemas import (
@@ -67,6 +68,7 @@ def order_view(order: Order) -> OrderView:
 
 class OrderController(Controller):
     path = "/api/orders"
+    guards = [api_client]
     tags = ["orders"]
 
     @post(

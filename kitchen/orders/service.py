@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 import uuid_utils
@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
 
+from kitchen.analytics.summaries import SummaryWriter
 from kitchen.orders.models import (
     EventSource,
     ItemStatusEvent,
@@ -46,6 +47,7 @@ from kitchen.orders.status import (
 )
 
 Clock = Callable[[], datetime]
+EventT = TypeVar("EventT", bound=StatusEventColumns)
 
 
 def system_clock() -> datetime:
@@ -182,7 +184,10 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
         order = self._build_order(new, payload_hash, source)
         self.session.add(order)
+        summaries = SummaryWriter()
+        summaries.order_received(order)
         try:
+            await summaries.write(self.session)  # in the same transaction as the order
             await self._commit(OrderChanged(order.id, order.brand_id, "created", order.status))
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
@@ -274,10 +279,11 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             await self.session.rollback()
             return await self.get_order(order_id)
 
+        summaries = SummaryWriter()  # analytics rows of this change, committed with it
         for item in order.items:
             if item.plu in plan.items:
                 item.status = plan.items[item.plu]
-                _close_open_event(item.history, now)
+                summaries.status_entered(order, item, _close_open_event(item.history, now), item.history, now)
                 item.history.append(_item_event(item, item.status, now, source))
         # Stamped here, after planning: undo reads when and where the previous change was made.
         # (Set explicitly, too, so the column's onupdate default does not stamp the wall clock.)
@@ -286,8 +292,9 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         order.last_change_source = source
         if plan.order is not None:
             order.status = plan.order
-            _close_open_event(order.history, now)
+            summaries.status_entered(order, None, _close_open_event(order.history, now), order.history, now)
             order.history.append(OrderStatusEvent(status=order.status, at=now, source=source))
+        await summaries.write(self.session)
         await self._commit(OrderChanged(order.id, order.brand_id, "status", order.status))
         return order
 
@@ -369,10 +376,12 @@ def _item_event(
     return ItemStatusEvent(order_id=order_id or item.order_id, status=status, at=at, source=source)
 
 
-def _close_open_event(history: Sequence[StatusEventColumns], now: datetime) -> None:
-    """End the status the stream is in, so its duration is `ended_at - at`."""
+def _close_open_event(history: Sequence[EventT], now: datetime) -> EventT | None:
+    """End the status the stream is in, so its duration is `ended_at - at`; return the event ended."""
     for event in reversed(history):
         if event.source != EventSource.CHANNEL:
             if event.ended_at is None:
                 event.ended_at = now
-            return
+                return event
+            return None
+    return None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.live_server import LiveServer, wipe_database
+from tests.live_server import LiveServer, new_api_key, wipe_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach the internet.
@@ -42,5 +42,6 @@ def browser(database_url: str) -> Iterator[Browser]:
 def live_server(database_url: str) -> Iterator[LiveServer]:
     wipe_database(database_url)
     server = LiveServer(database_url, name="board").start()
+    server.api_key = new_api_key(database_url)
     yield server
     server.stop()

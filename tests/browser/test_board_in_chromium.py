@@ -11,9 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from kitchen.auth.guards import SESSION_COOKIE
+from kitchen.auth.service import Credentials
 from kitchen.settings import PROJECT_ROOT
 from tests.helpers import order_payload
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, paired_tablet_cookie, run_with_database
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +23,11 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
 def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: int = 800) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": height})
+    """A paired tablet's browser on the board."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    cookie = paired_tablet_cookie(server.database_url, f"tablet {width}x{height}")
+    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.url}])
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(server.url + "/board")
@@ -31,7 +37,7 @@ def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: 
 
 
 def post_order(server: LiveServer, **overrides: Any) -> dict[str, Any]:
-    response = httpx.post(server.url + "/api/orders", json=order_payload(**overrides), timeout=5)
+    response = httpx.post(server.url + "/api/orders", json=order_payload(**overrides), headers=server.api, timeout=5)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -77,12 +83,12 @@ def test_two_boards_cook_an_order_through_to_pickup(browser: Browser, live_serve
     pickup = ticket(second, oid).locator("button.pickup")
     pickup.click()
     expect(pickup).to_have_text("Tap again: picked up")
-    assert httpx.get(f"{live_server.url}/api/orders/{oid}").json()["status"] == "READY"
+    assert httpx.get(f"{live_server.url}/api/orders/{oid}", headers=live_server.api).json()["status"] == "READY"
     pickup.click()
     expect(ticket(first, oid)).to_have_count(0, timeout=2000)
     expect(ticket(second, oid)).to_have_count(0, timeout=2000)
 
-    history = httpx.get(f"{live_server.url}/api/orders/{oid}").json()
+    history = httpx.get(f"{live_server.url}/api/orders/{oid}", headers=live_server.api).json()
     assert [e["status"] for e in history["statusHistory"]] == [
         "RECEIVED",
         "PREPARING",
@@ -98,12 +104,14 @@ def test_two_boards_cook_an_order_through_to_pickup(browser: Browser, live_serve
 def test_board_screenshot_at_tablet_size(browser: Browser, live_server: LiveServer) -> None:
     brands = {"brand-burgers": ("Burger Bros", "#e4572e"), "brand-sushi": ("Sushi Society", "#17bebb")}
     for brand_id, (name, colour) in brands.items():
-        httpx.put(f"{live_server.url}/api/brands/{brand_id}", json={"name": name, "colour": colour})
+        httpx.put(
+            f"{live_server.url}/api/brands/{brand_id}", json={"name": name, "colour": colour}, headers=live_server.api
+        )
     for minutes, brand in ((4, "brand-burgers"), (12, "brand-sushi"), (25, "brand-burgers"), (-3, "brand-sushi")):
         pickup = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + minutes * 60))
         post_order(live_server, brandId=brand, pickupTime=pickup)
     ready = post_order(live_server, brandId="brand-sushi")
-    httpx.patch(f"{live_server.url}/api/orders/{ready['id']}/status", json={"status": "READY"})
+    httpx.patch(f"{live_server.url}/api/orders/{ready['id']}/status", json={"status": "READY"}, headers=live_server.api)
     page = open_board(browser, live_server)
     expect(page.locator("#board-content .ticket")).to_have_count(5)
     # Tablet-first: nothing scrolls sideways, and every tap target is at least 48 px tall.
@@ -130,9 +138,12 @@ def test_lost_connection_is_shown_and_the_board_resyncs(
 
     # Meanwhile another server on the same database takes an order and a change.
     other = LiveServer(database_url, name="other").start()
+    other.api_key = live_server.api_key
     try:
         missed = post_order(other)
-        httpx.patch(f"{other.url}/api/orders/{before['id']}/items/BB-2/status", json={"status": "PREPARING"})
+        httpx.patch(
+            f"{other.url}/api/orders/{before['id']}/items/BB-2/status", json={"status": "PREPARING"}, headers=other.api
+        )
     finally:
         other.stop()
 
@@ -140,3 +151,32 @@ def test_lost_connection_is_shown_and_the_board_resyncs(
     expect(page.locator("#connection")).to_have_text("Live", timeout=10000)
     expect(ticket(page, missed["id"])).to_be_visible()
     expect(item_row(page, before["id"], "BB-2")).to_have_class(re.compile("status-PREPARING"))
+
+
+def test_a_manager_pairs_a_tablet_by_code(browser: Browser, live_server: LiveServer) -> None:
+    run_with_database(live_server.database_url, lambda s: Credentials(s).create_manager("chef", "a long password 1"))
+    manager = browser.new_page()
+    manager.goto(live_server.url + "/dashboard")
+    expect(manager).to_have_url(re.compile(r"/login\?next=/dashboard$"))
+    manager.get_by_label("Username").fill("chef")
+    manager.get_by_label("Password").fill("a long password 1")
+    manager.get_by_role("button", name="Sign in").click()
+    expect(manager).to_have_url(live_server.url + "/dashboard")
+    manager.goto(live_server.url + "/manage/")
+    manager.get_by_role("button", name="Pair a tablet").click()
+    code = manager.locator("b.code").inner_text()
+
+    tablet = browser.new_page()
+    tablet.goto(live_server.url + "/board")
+    expect(tablet).to_have_url(live_server.url + "/pair")
+    tablet.get_by_label("Pairing code").fill(code)
+    tablet.get_by_label("Tablet name").fill("Pass tablet")
+    tablet.get_by_role("button", name="Pair").click()
+    expect(tablet).to_have_url(live_server.url + "/board")
+    expect(tablet.locator("#connection")).to_have_text("Live", timeout=10000)
+    # A tap from the newly paired tablet carries its CSRF token and is recorded as its own.
+    order = post_order(live_server)
+    item_row(tablet, order["id"], "BB-1").locator("button").click()
+    expect(item_row(tablet, order["id"], "BB-1")).to_have_class(re.compile("status-PREPARING"), timeout=2000)
+    manager.reload()
+    expect(manager.get_by_text("Pass tablet")).to_be_visible()

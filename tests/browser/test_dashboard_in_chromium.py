@@ -6,19 +6,28 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from kitchen.auth.service import Credentials
 from kitchen.settings import PROJECT_ROOT
 from tests.helpers import order_payload
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, run_with_database
 
 pytestmark = pytest.mark.browser
 
 
 def test_filters_swap_panels_and_stay_in_the_url(browser: Browser, live_server: LiveServer) -> None:
-    httpx.put(f"{live_server.url}/api/brands/brand-burgers", json={"name": "Burger Bros", "colour": "#e4572e"})
-    order = httpx.post(f"{live_server.url}/api/orders", json=order_payload()).json()
-    httpx.patch(f"{live_server.url}/api/orders/{order['id']}/status", json={"status": "READY"})
+    api = live_server.api
+    httpx.put(
+        f"{live_server.url}/api/brands/brand-burgers", json={"name": "Burger Bros", "colour": "#e4572e"}, headers=api
+    )
+    order = httpx.post(f"{live_server.url}/api/orders", json=order_payload(), headers=api).json()
+    httpx.patch(f"{live_server.url}/api/orders/{order['id']}/status", json={"status": "READY"}, headers=api)
 
+    run_with_database(live_server.database_url, lambda s: Credentials(s).create_manager("boss", "a long password 2"))
     page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("a long password 2")
+    page.get_by_role("button", name="Sign in").click()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(live_server.url + "/dashboard")

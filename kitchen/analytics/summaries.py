@@ -1,0 +1,498 @@
+"""Summary tables of the status history, kept current in the status change's own transaction.
+
+Every figure of `queries.py` but `customers` reads these instead of the history tables:
+- `analytics_samples`: one narrow row per measured thing, with the brand and the createdAt of
+  its order: every ended server-stamped stay of an order or item status (`order_status`,
+  `item_status`, key = the status), every item's first server READY (`item_ready`, key = PLU,
+  label = item name, seconds from the order's createdAt), every order's first server READY
+  (`order_ready`, key = `on_time` or `late`, seconds from its pickupTime);
+- `analytics_histograms`: the same samples counted per UTC day and per UTC month of the
+  order's createdAt, per whole second (`second` = floor(seconds)), with the exact sum of
+  their seconds, so a long range reads a few hundred thousand buckets, not millions of stays;
+- `analytics_quarter_hours`: orders received and orders first READY per brand and quarter of
+  an hour (UTC), from which any zone's clock hours add up exactly;
+- `analytics_customers`: per account and brand, how many orders and the first and last one.
+
+`SummaryWriter` adds the rows of one change with one INSERT and one or two multi-row upserts
+(a new order: two single-row upserts) in the caller's transaction, so a change that is rolled
+back leaves no summary behind.
+`backfill_statements` computes the same rows from the history with set-based SQL (migration
+`analytics summaries`, bench/analytics_fill.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from advanced_alchemy.base import DefaultBase, IdentityBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Double,
+    Executable,
+    Float,
+    Index,
+    Integer,
+    SQLColumnExpression,
+    String,
+    Table,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kitchen.orders.models import (
+    ID_LENGTH,
+    EventSource,
+    ItemStatusEvent,
+    Order,
+    OrderItem,
+    OrderStatusEvent,
+    StatusEventColumns,
+)
+
+DAY = 86400
+QUARTER_HOUR = 900
+MEASURE_LENGTH = 16
+LABEL_LENGTH = 200
+
+ORDER_STATUS = "order_status"
+ITEM_STATUS = "item_status"
+ITEM_READY = "item_ready"
+ORDER_READY = "order_ready"
+ON_TIME, LATE = "on_time", "late"
+READY = "READY"
+
+
+class AnalyticsSample(IdentityBase):
+    """One measured duration, with what the figures filter and group it by."""
+
+    __tablename__ = "analytics_samples"
+    __table_args__ = (
+        # The loose ends of a range, read from the index alone on PostgreSQL (INCLUDE).
+        Index(
+            "ix_analytics_samples_measure_created_at",
+            "measure",
+            "created_at",
+            "brand_id",
+            "key",
+            "second",
+            postgresql_include=["label", "seconds"],
+        ),
+    )
+
+    measure: Mapped[str] = mapped_column(String(MEASURE_LENGTH))
+    key: Mapped[str] = mapped_column(String(ID_LENGTH))
+    label: Mapped[str] = mapped_column(String(LABEL_LENGTH), default="", server_default="")
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))  # the order's
+    seconds: Mapped[float] = mapped_column(Double)
+    second: Mapped[int] = mapped_column(Integer)  # floor(seconds)
+
+
+class AnalyticsHistogram(DefaultBase):
+    """How many samples of one measure, key and brand fell in one whole second, per day or month."""
+
+    __tablename__ = "analytics_histograms"
+    __table_args__ = (
+        # The primary key's columns plus the counts: PostgreSQL reads the buckets of a range from
+        # the index alone, ten times faster than through the heap on a large history.
+        Index(
+            "ix_analytics_histograms_buckets",
+            "span",
+            "measure",
+            "period",
+            "brand_id",
+            "key",
+            "label",
+            "second",
+            postgresql_include=["count", "total"],
+        ),
+    )
+
+    span: Mapped[str] = mapped_column(String(5), primary_key=True)  # 'day' or 'month'
+    measure: Mapped[str] = mapped_column(String(MEASURE_LENGTH), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)  # days or months since 1970-01 (UTC)
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    label: Mapped[str] = mapped_column(String(LABEL_LENGTH), primary_key=True)
+    second: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Double)  # exact sum of the samples' seconds
+
+
+class AnalyticsQuarterHour(DefaultBase):
+    """Orders received and orders first READY in one quarter of an hour (UTC), per brand."""
+
+    __tablename__ = "analytics_quarter_hours"
+
+    quarter: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // 900
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer)
+    ready: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsCustomer(DefaultBase):
+    """How many orders one account has placed with one brand, and when the first and the last."""
+
+    __tablename__ = "analytics_customers"
+    __table_args__ = (
+        # The accounts whose last order is at or after a moment: the candidates of a period.
+        Index("ix_analytics_customers_last_order_at", "last_order_at", "brand_id", "account"),
+    )
+
+    account: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    first_order_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_order_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+_customers: Table = AnalyticsCustomer.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
+_samples: Table = AnalyticsSample.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
+_histograms: Table = AnalyticsHistogram.__table__  # type: ignore[assignment]  # as above
+_quarters: Table = AnalyticsQuarterHour.__table__  # type: ignore[assignment]  # as above
+
+
+def day_number(moment: datetime) -> int:
+    return math.floor(moment.timestamp()) // DAY
+
+
+def month_number(moment: datetime) -> int:
+    utc = moment.astimezone(UTC)
+    return (utc.year - 1970) * 12 + utc.month - 1
+
+
+def quarter_number(moment: datetime) -> int:
+    return math.floor(moment.timestamp()) // QUARTER_HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    measure: str
+    key: str
+    brand_id: str
+    created_at: datetime
+    elapsed: timedelta
+    label: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "key": self.key,
+            "label": self.label,
+            "brand_id": self.brand_id,
+            "created_at": self.created_at,
+            "seconds": self.elapsed / timedelta(seconds=1),
+            "second": self.elapsed // timedelta(seconds=1),  # exact, unlike floor of a float
+        }
+
+
+def _upsert(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    sums: Sequence[str],
+    earliest: Sequence[str] = (),
+    latest: Sequence[str] = (),
+) -> Executable:
+    """INSERT the rows; where one exists, add `sums` to it and keep the earliest/latest of the others."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = (postgresql.insert if postgres else sqlite.insert)(table).values(rows)
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)  # SQLite's 2-argument forms
+    updates: dict[str, Any] = {name: table.c[name] + statement.excluded[name] for name in sums}
+    updates |= {name: least(table.c[name], statement.excluded[name]) for name in earliest}
+    updates |= {name: greatest(table.c[name], statement.excluded[name]) for name in latest}
+    return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=updates)
+
+
+class SummaryWriter:
+    """Collects the summary rows of one change and writes them before its commit."""
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+        self.received: Counter[tuple[int, str]] = Counter()
+        self.ready: Counter[tuple[int, str]] = Counter()
+        self.customers: list[Order] = []
+
+    def status_entered(
+        self,
+        order: Order,
+        item: OrderItem | None,
+        ended: OrderStatusEvent | ItemStatusEvent | None,
+        history: Sequence[StatusEventColumns],
+        now: datetime,
+    ) -> None:
+        """The order (`item` None) or one of its items enters its new status at `now`.
+
+        `ended` is the server-stamped stay this change ended, if any; `history` is the stream
+        before the new event, which tells whether this is the first server READY.
+        """
+        if ended is not None:
+            measure = ORDER_STATUS if isinstance(ended, OrderStatusEvent) else ITEM_STATUS
+            self.samples.append(Sample(measure, ended.status, order.brand_id, order.created_at, now - ended.at))
+        status = order.status if item is None else item.status
+        if status != READY or any(e.status == READY and e.source != EventSource.CHANNEL for e in history):
+            return
+        if item is not None:
+            elapsed = now - order.created_at
+            self.samples.append(Sample(ITEM_READY, item.plu, order.brand_id, order.created_at, elapsed, item.name))
+            return
+        lateness = now - order.pickup_time
+        verdict = LATE if lateness > timedelta(0) else ON_TIME
+        self.samples.append(Sample(ORDER_READY, verdict, order.brand_id, order.created_at, lateness))
+        self.ready[quarter_number(now), order.brand_id] += 1
+
+    def order_received(self, order: Order) -> None:
+        self.received[quarter_number(order.created_at), order.brand_id] += 1
+        self.customers.append(order)
+
+    async def write(self, session: AsyncSession) -> None:
+        """One INSERT of the samples, one upsert of their histogram buckets, one of the quarter hours."""
+        if self.samples:
+            rows = [sample.row() for sample in self.samples]
+            await session.execute(insert(_samples), rows)
+            buckets: dict[tuple[Any, ...], list[float]] = {}
+            for row in rows:
+                for span, period in (
+                    ("day", day_number(row["created_at"])),
+                    ("month", month_number(row["created_at"])),
+                ):
+                    bucket = (span, row["measure"], period, row["brand_id"], row["key"], row["label"], row["second"])
+                    count_and_total = buckets.setdefault(bucket, [0, 0.0])
+                    count_and_total[0] += 1
+                    count_and_total[1] += row["seconds"]
+            names = ("span", "measure", "period", "brand_id", "key", "label", "second")
+            histogram = [
+                {**dict(zip(names, bucket, strict=True)), "count": int(count), "total": total}
+                for bucket, (count, total) in buckets.items()
+            ]
+            await session.execute(_upsert(session, _histograms, histogram, ("count", "total")))
+        quarters = self.received.keys() | self.ready.keys()
+        if quarters:
+            counts = [
+                {"quarter": q, "brand_id": b, "received": self.received[q, b], "ready": self.ready[q, b]}
+                for q, b in sorted(quarters)
+            ]
+            await session.execute(_upsert(session, _quarters, counts, ("received", "ready")))
+        for order in self.customers:
+            customer = {
+                "account": order.account,
+                "brand_id": order.brand_id,
+                "orders": 1,
+                "first_order_at": order.created_at,
+                "last_order_at": order.created_at,
+            }
+            await session.execute(
+                _upsert(session, _customers, [customer], ("orders",), ("first_order_at",), ("last_order_at",))
+            )
+        self.customers.clear()
+        self.samples.clear()
+        self.received.clear()
+        self.ready.clear()
+
+
+# --- backfill from the history, set-based, on SQLite and PostgreSQL -------------------------------
+
+
+def seconds_between(
+    dialect: str, start: SQLColumnExpression[Any], end: SQLColumnExpression[Any]
+) -> ColumnElement[float]:
+    """`end - start` in seconds, to the microsecond.
+
+    SQLite stores DateTimeUTC as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds come from
+    strftime, the fraction from the text itself (julianday would round to milliseconds).
+    """
+    if dialect == "postgresql":
+        return cast(extract("epoch", end - start), Double)
+    whole = cast(func.strftime("%s", end), Float) - cast(func.strftime("%s", start), Float)
+    return whole + (cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float))
+
+
+def _floor(dialect: str, value: ColumnElement[float]) -> ColumnElement[int]:
+    if dialect == "postgresql":
+        return cast(func.floor(value), Integer)
+    truncated = cast(value, Integer)  # SQLite truncates toward zero
+    return case((value < truncated, truncated - 1), else_=truncated)
+
+
+def whole_epoch_seconds(dialect: str, moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
+    """Whole seconds since 1970 of a DateTimeUTC column."""
+    if dialect == "postgresql":
+        return cast(func.floor(extract("epoch", moment)), BigInteger)
+    return cast(func.strftime("%s", moment), Integer)
+
+
+def _month(dialect: str, moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", moment)
+        return cast((extract("year", utc) - 1970) * 12 + extract("month", utc) - 1, Integer)
+    year = cast(func.strftime("%Y", moment), Integer)
+    return (year - 1970) * 12 + cast(func.strftime("%m", moment), Integer) - 1
+
+
+def backfill_months(first: datetime | None, last: datetime | None) -> list[tuple[datetime, datetime]]:
+    """The UTC calendar months from the one of `first` to the one of `last`, as [start, end)."""
+    if first is None or last is None:
+        return []
+    months = []
+    number = month_number(first)
+    while number <= month_number(last):
+        months.append((month_start(number), month_start(number + 1)))
+        number += 1
+    return months
+
+
+def month_start(number: int) -> datetime:
+    return datetime(1970 + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+
+
+def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]]) -> list[Executable]:
+    """Empty the summary tables and compute them again from the server-stamped history.
+
+    Samples and histograms are computed one month of orders (`backfill_months`) at a time, so
+    no statement runs for long on a large history; the quarter hours in one statement.
+    """
+    ready: ColumnElement[str] = literal_column("'READY'")
+    channel: ColumnElement[str] = literal_column("'channel'")
+    sample_columns = ["measure", "key", "label", "brand_id", "created_at", "seconds", "second"]
+    statements: list[Executable] = [delete(_samples), delete(_histograms), delete(_quarters), delete(_customers)]
+    statements.append(
+        insert(_customers).from_select(
+            ["account", "brand_id", "orders", "first_order_at", "last_order_at"],
+            select(
+                Order.account, Order.brand_id, func.count(), func.min(Order.created_at), func.max(Order.created_at)
+            ).group_by(Order.account, Order.brand_id),
+        )
+    )
+
+    def first_ready(event: type[OrderStatusEvent | ItemStatusEvent], window: Sequence[Any]) -> Any:
+        owner = event.order_id if event is OrderStatusEvent else ItemStatusEvent.item_id
+        return (
+            select(owner.label("owner"), func.min(event.at).label("ready_at"))
+            .join_from(event, Order, Order.id == event.order_id)
+            .where(event.status == ready, event.source != channel, *window)
+            .group_by(owner)
+            .subquery("first_ready")
+        )
+
+    for low, high in months:
+        window = [Order.created_at >= low, Order.created_at < high]
+        for event, measure in ((OrderStatusEvent, ORDER_STATUS), (ItemStatusEvent, ITEM_STATUS)):
+            seconds = seconds_between(dialect, event.at, event.ended_at)
+            stays = (
+                select(
+                    literal(measure),
+                    event.status,
+                    literal(""),
+                    Order.brand_id,
+                    Order.created_at,
+                    seconds,
+                    _floor(dialect, seconds),
+                )
+                .join_from(event, Order, Order.id == event.order_id)
+                .where(event.source != channel, event.ended_at.is_not(None), *window)
+            )
+            statements.append(insert(_samples).from_select(sample_columns, stays))
+        items = first_ready(ItemStatusEvent, window)
+        cooking = seconds_between(dialect, Order.created_at, items.c.ready_at)
+        items_ready = (
+            select(
+                literal(ITEM_READY),
+                OrderItem.plu,
+                OrderItem.name,
+                Order.brand_id,
+                Order.created_at,
+                cooking,
+                _floor(dialect, cooking),
+            )
+            .join_from(items, OrderItem, OrderItem.id == items.c.owner)
+            .join(Order, Order.id == OrderItem.order_id)
+        )
+        orders = first_ready(OrderStatusEvent, window)
+        lateness = seconds_between(dialect, Order.pickup_time, orders.c.ready_at)
+        orders_ready = select(
+            literal(ORDER_READY),
+            case((lateness > 0, LATE), else_=ON_TIME),
+            literal(""),
+            Order.brand_id,
+            Order.created_at,
+            lateness,
+            _floor(dialect, lateness),
+        ).join_from(orders, Order, Order.id == orders.c.owner)
+        statements += [insert(_samples).from_select(sample_columns, query) for query in (items_ready, orders_ready)]
+
+        s = _samples.c
+        for span, period in (
+            ("day", whole_epoch_seconds(dialect, s.created_at) // literal_column(str(DAY), Integer)),
+            ("month", _month(dialect, s.created_at)),
+        ):
+            statements.append(
+                insert(_histograms).from_select(
+                    ["span", "measure", "period", "brand_id", "key", "label", "second", "count", "total"],
+                    select(
+                        literal(span),
+                        s.measure,
+                        period,
+                        s.brand_id,
+                        s.key,
+                        s.label,
+                        s.second,
+                        func.count(),
+                        func.sum(s.seconds),
+                    )
+                    .where(s.created_at >= low, s.created_at < high)
+                    .group_by(s.measure, period, s.brand_id, s.key, s.label, s.second),
+                )
+            )
+
+    def quarter(moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
+        return whole_epoch_seconds(dialect, moment) // literal_column(str(QUARTER_HOUR), Integer)
+
+    received = select(
+        quarter(Order.created_at).label("quarter"),
+        Order.brand_id.label("brand_id"),
+        literal(1).label("received"),
+        literal(0).label("ready"),
+    )
+    orders = first_ready(OrderStatusEvent, [])
+    readied = select(
+        quarter(orders.c.ready_at).label("quarter"),
+        Order.brand_id.label("brand_id"),
+        literal(0).label("received"),
+        literal(1).label("ready"),
+    ).join_from(orders, Order, Order.id == orders.c.owner)
+    both = union_all(received, readied).subquery("counted")
+    statements.append(
+        insert(_quarters).from_select(
+            ["quarter", "brand_id", "received", "ready"],
+            select(both.c.quarter, both.c.brand_id, func.sum(both.c.received), func.sum(both.c.ready)).group_by(
+                both.c.quarter, both.c.brand_id
+            ),
+        )
+    )
+    return statements
+
+
+def backfill(connection: Connection) -> None:
+    """Compute the summary tables from the history on `connection`, in its transaction."""
+    first, last = connection.execute(select(func.min(Order.created_at), func.max(Order.created_at))).one()
+    for statement in backfill_statements(connection.dialect.name, backfill_months(first, last)):
+        connection.execute(statement)

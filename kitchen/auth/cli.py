@@ -1,0 +1,76 @@
+"""`kitchen api-keys ...` and `kitchen users ...`: credentials from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from kitchen.auth.service import CredentialError, Credentials
+from kitchen.db import create_engine
+from kitchen.settings import Settings
+
+T = TypeVar("T")
+
+
+def with_credentials(work: Callable[[Credentials], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(Settings.from_env())
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                return await work(Credentials(session))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except CredentialError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(name="api-keys", help="API keys for delivery-channel integrations.")
+def api_keys_group() -> None:
+    pass
+
+
+@api_keys_group.command(name="create", help="Create a key; it is printed once, as the last line.")
+@click.argument("name")
+def create_api_key(name: str) -> None:
+    _, key = with_credentials(lambda credentials: credentials.create_api_key(name))
+    click.echo(f"Created API key {name!r}. Send it as 'Authorization: Bearer <key>'. It is not shown again:")
+    click.echo(key)
+
+
+@api_keys_group.command(name="list", help="Every key: name, first characters, created, revoked.")
+def list_api_keys() -> None:
+    for record in with_credentials(lambda credentials: credentials.api_keys()):
+        state = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "active"
+        click.echo(f"{record.name}\t{record.prefix}…\tcreated {record.created_at:%Y-%m-%d %H:%M}\t{state}")
+
+
+@api_keys_group.command(name="revoke", help="Stop a key working, at once.")
+@click.argument("name")
+def revoke_api_key(name: str) -> None:
+    with_credentials(lambda credentials: credentials.revoke_api_key(name))
+    click.echo(f"Revoked API key {name!r}.")
+
+
+@click.group(name="users", help="Manager accounts.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command(name="create", help="Create a manager; asks for the password (or reads it from stdin).")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(username: str, password_stdin: bool) -> None:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with_credentials(lambda credentials: credentials.create_manager(username, password))
+    click.echo(f"Created manager {username!r}; sign in at /login.")

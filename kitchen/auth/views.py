@@ -1,0 +1,221 @@
+"""Signing in (managers), pairing (tablets) and the manage page (tablets and API keys)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect
+
+from kitchen.auth.guards import (
+    MANAGER_SESSION_SECONDS,
+    SESSION_COOKIE,
+    TABLET_SESSION_SECONDS,
+    manager_only,
+    principal_of,
+    session_cookie_value,
+)
+from kitchen.auth.service import CredentialError, Credentials, Principal
+from kitchen.auth.throttle import Throttle, TooManyAttempts
+from kitchen.board.render import BoardRenderer
+from kitchen.http import csrf_token, html
+from kitchen.settings import Settings
+
+
+class SignInForm(msgspec.Struct, kw_only=True):
+    username: str = ""
+    password: str = ""
+    next: str = "/dashboard"
+
+
+class PairForm(msgspec.Struct, kw_only=True):
+    code: str = ""
+    name: str = ""
+
+
+class NameForm(msgspec.Struct, kw_only=True):
+    name: str = ""
+
+
+def safe_next(target: str) -> str:
+    """Only paths on this site: an open redirect would let a phishing link borrow our login page."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/dashboard"
+
+
+def client_key(request: Request[Any, Any, Any]) -> str:
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+def with_session(response: Response[Any], principal: Principal, settings: Settings) -> Response[Any]:
+    seconds = MANAGER_SESSION_SECONDS if principal.kind == "manager" else TABLET_SESSION_SECONDS
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_cookie_value(principal, settings),
+        max_age=seconds,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+    )
+    return response
+
+
+class SignInController(Controller):
+    include_in_schema = False
+
+    @get("/login")
+    async def login_page(
+        self,
+        request: Request[Any, Any, Any],
+        board_renderer: NamedDependency[BoardRenderer],
+        next: FromQuery[str] = "/dashboard",
+    ) -> Response[str]:
+        return html(board_renderer.page("auth/login.html", csrf_token=csrf_token(request), next=safe_next(next)))
+
+    @post("/login")
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_renderer: NamedDependency[BoardRenderer],
+        settings: NamedDependency[Settings],
+        sign_in_throttle: NamedDependency[Throttle],
+        data: URLEncodedBody[SignInForm],
+    ) -> Response[Any]:
+        keys = (client_key(request), f"user:{data.username.strip().lower()}")
+
+        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response[str]:
+            page = board_renderer.page(
+                "auth/login.html", csrf_token=csrf_token(request), next=safe_next(data.next), error=message
+            )
+            return html(page, status, headers)
+
+        try:
+            sign_in_throttle.check(*keys)
+        except TooManyAttempts as exc:
+            return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
+        principal = await credentials.sign_in(data.username, data.password)
+        if principal is None:
+            sign_in_throttle.failed(*keys)
+            return again("Wrong username or password.", 401)
+        sign_in_throttle.succeeded(*keys)
+        return with_session(Redirect(safe_next(data.next)), principal, settings)
+
+    @post("/logout")
+    async def logout(self) -> Response[Any]:
+        response: Response[Any] = Redirect("/login")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @get("/pair")
+    async def pair_page(
+        self, request: Request[Any, Any, Any], board_renderer: NamedDependency[BoardRenderer]
+    ) -> Response[str]:
+        return html(board_renderer.page("auth/pair.html", csrf_token=csrf_token(request)))
+
+    @post("/pair")
+    async def pair(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_renderer: NamedDependency[BoardRenderer],
+        settings: NamedDependency[Settings],
+        sign_in_throttle: NamedDependency[Throttle],
+        data: URLEncodedBody[PairForm],
+    ) -> Response[Any]:
+        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response[str]:
+            page = board_renderer.page(
+                "auth/pair.html", csrf_token=csrf_token(request), error=message, tablet_name=data.name
+            )
+            return html(page, status, headers)
+
+        key = client_key(request)
+        try:
+            sign_in_throttle.check(key)
+            principal = await credentials.pair_tablet(data.code, data.name)
+        except TooManyAttempts as exc:
+            return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
+        except CredentialError as exc:
+            return again(str(exc), 400)
+        if principal is None:
+            sign_in_throttle.failed(key)
+            return again("That code is wrong, used or expired. Ask a manager for a new one.", 401)
+        return with_session(Redirect("/board"), principal, settings)
+
+
+class ManageController(Controller):
+    """Managers pair and unpair tablets and manage API keys here."""
+
+    path = "/manage"
+    include_in_schema = False
+    guards = [manager_only]
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: Credentials,
+        renderer: BoardRenderer,
+        status: int = 200,
+        **shown: object,
+    ) -> Response[str]:
+        principal = await principal_of(request)
+        page = renderer.page(
+            "auth/manage.html",
+            csrf_token=csrf_token(request),
+            manager=principal,
+            tablets=await credentials.tablets(),
+            api_keys=await credentials.api_keys(),
+            zone=renderer.zone,
+            **shown,
+        )
+        return html(page, status)
+
+    @get("/")
+    async def manage_page(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_renderer: NamedDependency[BoardRenderer],
+    ) -> Response[str]:
+        return await self._page(request, credentials, board_renderer)
+
+    @post("/pairing-codes")
+    async def new_pairing_code(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_renderer: NamedDependency[BoardRenderer],
+    ) -> Response[str]:
+        principal = await principal_of(request)
+        assert principal is not None  # manager_only let the request in
+        code, expires = await credentials.create_pairing_code(principal)
+        return await self._page(request, credentials, board_renderer, pairing_code=code, pairing_expires=expires)
+
+    @post("/tablets/{tablet_id:int}/unpair")
+    async def unpair(self, credentials: NamedDependency[Credentials], tablet_id: FromPath[int]) -> Redirect:
+        await credentials.unpair_tablet(tablet_id)
+        return Redirect("/manage")
+
+    @post("/api-keys")
+    async def new_api_key(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_renderer: NamedDependency[BoardRenderer],
+        data: URLEncodedBody[NameForm],
+    ) -> Response[str]:
+        try:
+            record, key = await credentials.create_api_key(data.name)
+        except CredentialError as exc:
+            return await self._page(request, credentials, board_renderer, 400, error=str(exc))
+        return await self._page(request, credentials, board_renderer, new_key=key, new_key_name=record.name)
+
+    @post("/api-keys/{name:str}/revoke")
+    async def revoke_api_key(self, credentials: NamedDependency[Credentials], name: FromPath[str]) -> Redirect:
+        # A key already gone is no error: the page shows the current list either way.
+        with contextlib.suppress(CredentialError):
+            await credentials.revoke_api_key(name)
+        return Redirect("/manage")

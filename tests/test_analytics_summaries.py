@@ -1,0 +1,209 @@
+"""The analytics summary tables: written with each change, in its transaction, equal to the history.
+
+The figures themselves are specified in test_analytics.py; these tests pin down the tables they
+read: what the order service writes with each change equals what the migration's backfill
+computes from the history, and a change that is refused, repeated or rolled back writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from kitchen.analytics.summaries import (
+    AnalyticsHistogram,
+    AnalyticsQuarterHour,
+    AnalyticsSample,
+    backfill,
+)
+from kitchen.orders.service import OrderChanged, OrderService
+from tests.conftest import FakeClock
+from tests.helpers import create_order, set_item, set_order
+
+pytestmark = pytest.mark.anyio
+
+SOUP = [{"plu": "SOUP", "name": "Salmon Soup", "quantity": 1}]
+
+
+async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every summary row, without ids, floats to the microsecond, sorted."""
+    s, h, q = AnalyticsSample, AnalyticsHistogram, AnalyticsQuarterHour
+    samples = await conn.execute(select(s.measure, s.key, s.label, s.brand_id, s.created_at, s.seconds, s.second))
+    histograms = await conn.execute(
+        select(h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.second, h.count, h.total)
+    )
+    quarters = await conn.execute(select(q.quarter, q.brand_id, q.received, q.ready))
+
+    def rounded(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows)
+
+    return {
+        "samples": rounded(samples.all()),
+        "histograms": rounded(histograms.all()),
+        "quarters": rounded(quarters.all()),
+    }
+
+
+async def summary_rows(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    async with engine.connect() as conn:
+        return await snapshot(conn)
+
+
+async def kitchen_day(client: httpx.AsyncClient, clock: FakeClock) -> None:
+    """Timelines with every rule the summaries must follow, over two brands and two UTC days."""
+    reported = [{"status": 1, "timestamp": "2026-03-02T09:40:00Z"}, {"status": 3, "timestamp": "2026-03-02T09:50:00Z"}]
+    bumped = await create_order(client, statusHistory=reported)  # channel history: never summarized
+    clock.advance(42.5)
+    assert (await set_item(client, bumped["id"], "BB-1", "PREPARING")).status_code == 200
+    clock.advance(100.25)
+    assert (await set_order(client, bumped["id"], "READY")).status_code == 200  # the bump
+    clock.advance(30)
+    assert (await set_order(client, bumped["id"], "PREPARING")).status_code == 200  # recall
+    clock.advance(30)
+    assert (await set_order(client, bumped["id"], "READY")).status_code == 200  # ready again: not a first READY
+    clock.advance(60)
+    assert (await set_order(client, bumped["id"], "PICKED_UP")).status_code == 200
+
+    soup = await create_order(client, brandId="brand-soups", items=SOUP, pickupTime="2026-03-02T09:00:00Z")
+    for wait, status in ((10, "PREPARING"), (20.000001, "READY"), (5, "PREPARING"), (7, "READY")):  # an undo
+        clock.advance(wait)
+        assert (await set_item(client, soup["id"], "SOUP", status)).status_code == 200
+
+    cancelled = await create_order(client)
+    clock.advance(61)
+    assert (await set_order(client, cancelled["id"], "CANCELLED")).status_code == 200
+
+    clock.now = datetime(2026, 3, 3, 23, 59, 50, tzinfo=UTC)  # another day, and a quarter hour boundary crossed
+    late = await create_order(client, pickupTime="2026-03-04T00:00:00Z")
+    clock.advance(20)
+    assert (await set_order(client, late["id"], "READY")).status_code == 200
+
+
+async def test_summaries_written_with_each_change_equal_the_backfill_from_history(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    await kitchen_day(client, clock)
+    written = await summary_rows(engine)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(backfill)
+    backfilled = await summary_rows(engine)
+
+    assert written["samples"], "the changes wrote summary rows"
+    assert {row[0] for row in written["samples"]} == {"order_status", "item_status", "item_ready", "order_ready"}
+    assert written == backfilled
+
+
+async def test_a_stay_sample_is_exact_to_the_microsecond_and_floored_to_its_second(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    order = await create_order(client, items=SOUP)
+    clock.advance(59.999999)
+    assert (await set_item(client, order["id"], "SOUP", "PREPARING")).status_code == 200
+
+    samples = (await summary_rows(engine))["samples"]
+
+    assert (
+        "item_status",
+        "ORDERED",
+        "",
+        "brand-burgers",
+        clock.now.replace(second=0, microsecond=0),
+        59.999999,
+        59,
+    ) in [row[:7] for row in samples]
+
+
+async def test_a_refused_change_writes_no_summary(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    order = await create_order(client)
+    before = await summary_rows(engine)
+
+    assert (await set_order(client, order["id"], "PICKED_UP")).status_code == 409
+    assert (await set_item(client, order["id"], "NO-SUCH-PLU", "PREPARING")).status_code == 404
+
+    assert await summary_rows(engine) == before
+
+
+async def test_a_repeated_status_writes_no_summary(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    order = await create_order(client)
+    clock.advance(10)
+    assert (await set_order(client, order["id"], "PREPARING")).status_code == 200
+    before = await summary_rows(engine)
+
+    clock.advance(10)
+    assert (await set_order(client, order["id"], "PREPARING")).status_code == 200
+
+    assert await summary_rows(engine) == before
+
+
+class FailingFeed:
+    """A feed whose in-transaction step fails, so the change is never committed."""
+
+    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
+        raise RuntimeError("the transaction fails before its commit")
+
+    async def after_commit(self, change: OrderChanged) -> None:
+        raise AssertionError("never reached")
+
+
+async def test_a_change_rolled_back_leaves_no_summary(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine, app: Litestar
+) -> None:
+    order = await create_order(client)
+    before = await summary_rows(engine)
+
+    clock.advance(30)
+    async with AsyncSession(engine) as session:
+        orders = OrderService(session, clock=clock, feed=FailingFeed())
+        with pytest.raises(RuntimeError):
+            await orders.set_order_status(order["id"], "READY")
+
+    assert await summary_rows(engine) == before
+    assert (await client.get(f"/api/orders/{order['id']}")).json()["status"] == "RECEIVED"
+
+
+async def test_figures_over_months_days_and_loose_ends_follow_a_known_timeline(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    # Read from the January loose end and days, the February month row, a March day, the March loose end.
+    for created, wait in (
+        (datetime(2026, 1, 15, 10, 0, tzinfo=UTC), 60),
+        (datetime(2026, 2, 10, 10, 0, tzinfo=UTC), 120),
+        (datetime(2026, 3, 1, 10, 0, tzinfo=UTC), 180),
+        (datetime(2026, 3, 2, 10, 0, tzinfo=UTC), 240),
+    ):
+        clock.now = created
+        order = await create_order(client, pickupTime=created.isoformat())
+        clock.advance(wait)
+        assert (await set_order(client, order["id"], "PREPARING")).status_code == 200
+        clock.advance(wait)
+        assert (await set_order(client, order["id"], "READY")).status_code == 200
+
+    params = {"from": "2026-01-15T09:00:00Z", "to": "2026-03-02T12:00:00Z"}
+    durations = (await client.get("/api/analytics/status-durations", params=params)).json()
+    on_time = (await client.get("/api/analytics/on-time", params=params)).json()
+    items = (await client.get("/api/analytics/items", params=params)).json()
+
+    received = next(row for row in durations["orders"] if row["status"] == "RECEIVED")
+    # 60, 120, 180, 240: p90 at position 2.7, between 180 and 240.
+    assert (received["count"], received["avgSeconds"], received["p50Seconds"], received["p90Seconds"]) == (
+        4,
+        150.0,
+        150.0,
+        222.0,
+    )
+    assert (on_time["orders"], on_time["onTime"], on_time["lateP50Seconds"]) == (4, 0, 300.0)
+    assert {(item["plu"], item["count"], item["p50Seconds"]) for item in items} == {
+        ("BB-1", 4, 300.0),
+        ("BB-2", 4, 300.0),
+        ("BB-3", 4, 300.0),
+    }
