@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kitchen.analytics.api import AnalyticsController
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
-from kitchen.auth.guards import API_KEY_HELP
+from kitchen.auth.guards import API_KEY_HELP, principal_of
 from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
@@ -56,8 +56,12 @@ def create_app(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     hub = BoardHub(channels, sessions, renderer)
 
-    def provide_orders(db_session: NamedDependency[AsyncSession]) -> OrderService:
-        return OrderService(db_session, clock=clock, feed=feed)
+    async def provide_orders(
+        db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
+    ) -> OrderService:
+        principal = await principal_of(request)
+        actor = principal.actor if principal else None
+        return OrderService(db_session, clock=clock, feed=feed, actor=actor)
 
     def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
         return BrandService(clock=clock, session=db_session)
@@ -86,7 +90,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={
-            "orders": Provide(provide_orders, sync_to_thread=False),
+            "orders": Provide(provide_orders),
             "analytics": Provide(provide_analytics, sync_to_thread=False),
             "brand_service": Provide(provide_brand_service, sync_to_thread=False),
             "credentials": Provide(provide_credentials, sync_to_thread=False),

@@ -174,7 +174,7 @@ async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
             catalog = BrandService(clock=clock, session=session)
             for brand in BRANDS:
                 await catalog.put(brand.id, brand.name, brand.colour)
-            orders = OrderService(session, clock=clock)
+            orders = OrderService(session, clock=clock, actor="demo")
             start = real_now - timedelta(days=days)
             moment = start.replace(hour=8, minute=0, second=0)
             # History: lunch and dinner rushes over the past days, everything picked up or cancelled.

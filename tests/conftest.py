@@ -37,6 +37,7 @@ TABLES = (
     "analytics_samples",
     "analytics_histograms",
     "analytics_quarter_hours",
+    "analytics_customers",
     "pairing_codes",
     "tablets",
     "managers",

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kitchen.analytics.summaries import (
+    AnalyticsCustomer,
     AnalyticsHistogram,
     AnalyticsQuarterHour,
     AnalyticsSample,
@@ -34,12 +35,13 @@ SOUP = [{"plu": "SOUP", "name": "Salmon Soup", "quantity": 1}]
 
 async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[Any, ...]]]:
     """Every summary row, without ids, floats to the microsecond, sorted."""
-    s, h, q = AnalyticsSample, AnalyticsHistogram, AnalyticsQuarterHour
+    s, h, q, c = AnalyticsSample, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsCustomer
     samples = await conn.execute(select(s.measure, s.key, s.label, s.brand_id, s.created_at, s.seconds, s.second))
     histograms = await conn.execute(
         select(h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.second, h.count, h.total)
     )
     quarters = await conn.execute(select(q.quarter, q.brand_id, q.received, q.ready))
+    customers = await conn.execute(select(c.account, c.brand_id, c.orders, c.first_order_at, c.last_order_at))
 
     def rounded(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows)
@@ -48,6 +50,7 @@ async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[Any, ...]]]:
         "samples": rounded(samples.all()),
         "histograms": rounded(histograms.all()),
         "quarters": rounded(quarters.all()),
+        "customers": rounded(customers.all()),
     }
 
 
@@ -80,6 +83,8 @@ async def kitchen_day(client: httpx.AsyncClient, clock: FakeClock) -> None:
     clock.advance(61)
     assert (await set_order(client, cancelled["id"], "CANCELLED")).status_code == 200
 
+    clock.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)  # an order of the same customer, stamped earlier
+    await create_order(client)
     clock.now = datetime(2026, 3, 3, 23, 59, 50, tzinfo=UTC)  # another day, and a quarter hour boundary crossed
     late = await create_order(client, pickupTime="2026-03-04T00:00:00Z")
     clock.advance(20)

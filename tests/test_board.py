@@ -98,6 +98,12 @@ async def test_tapping_an_item_moves_it_one_step(
     burger = item(await get_order(client, order["id"]), "BB-1")
     assert statuses(burger["statusHistory"]) == ["ORDERED", "PREPARING", "READY"]
     assert [e["source"] for e in burger["statusHistory"]] == ["api", "board", "board"]
+    # Every change names who made it: the integration, then the tablet.
+    assert [e["actor"] for e in burger["statusHistory"]] == [
+        "api-key:test-channel",
+        "tablet:Grill tablet",
+        "tablet:Grill tablet",
+    ]
 
 
 async def test_tapping_a_ready_item_is_refused_on_the_ticket(

@@ -41,12 +41,14 @@ async def test_example_payload_round_trips(client: httpx.AsyncClient, clock: Fak
 async def test_channel_history_is_kept_and_marked_as_the_channels(client: httpx.AsyncClient) -> None:
     order = (await client.post("/api/orders", json=example_order())).json()
     assert order["statusHistory"] == [
-        {"status": "PICKED_UP", "timestamp": "2021-07-22T20:08:02Z", "source": "channel"},
-        {"status": "RECEIVED", "timestamp": "2021-07-22T20:10:00Z", "source": "channel"},
-        {"status": "RECEIVED", "timestamp": "2026-03-02T10:00:00Z", "source": "api"},
+        {"status": "PICKED_UP", "timestamp": "2021-07-22T20:08:02Z", "source": "channel", "actor": None},
+        {"status": "RECEIVED", "timestamp": "2021-07-22T20:10:00Z", "source": "channel", "actor": None},
+        {"status": "RECEIVED", "timestamp": "2026-03-02T10:00:00Z", "source": "api", "actor": "api-key:test-channel"},
     ]
     for item in order["items"]:
-        assert item["statusHistory"] == [{"status": "ORDERED", "timestamp": "2026-03-02T10:00:00Z", "source": "api"}]
+        assert item["statusHistory"] == [
+            {"status": "ORDERED", "timestamp": "2026-03-02T10:00:00Z", "source": "api", "actor": "api-key:test-channel"}
+        ]
 
 
 async def test_snake_case_keys_and_unknown_keys_are_accepted(client: httpx.AsyncClient) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    SQLColumnExpression,
     Subquery,
     case,
     cast,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kitchen.analytics import indexes  # noqa: F401  # registers the indexes these queries read through
 from kitchen.analytics.schemas import (
@@ -65,6 +67,7 @@ from kitchen.analytics.summaries import (
     ORDER_READY,
     ORDER_STATUS,
     QUARTER_HOUR,
+    AnalyticsCustomer,
     AnalyticsHistogram,
     AnalyticsQuarterHour,
     AnalyticsSample,
@@ -473,20 +476,50 @@ class AnalyticsQueries:
         their first and last order. With a brand filter, only orders of those brands count.
         """
         await self._tune()
-        brands = [Order.brand_id.in_(period.brand_ids)] if period.brand_ids else []
-        # One pass over the orders before the end: a customer ordered in the period when their
-        # last order before its end is at or after its start.
-        lifetime = (
+        c, later, earlier = AnalyticsCustomer, aliased(Order), aliased(Order)
+        ids = period.brand_ids
+
+        def of_brands(brand_id: SQLColumnExpression[str]) -> list[ColumnElement[bool]]:
+            return [brand_id.in_(ids)] if ids else []
+
+        # A customer ordered in the period when their last order before its end is at or after
+        # its start. Lifetime totals (analytics_customers) minus the orders from the end on, which
+        # for a period ending now are none: no pass over the orders themselves.
+        candidates = select(c.account).where(c.last_order_at >= period.start, *of_brands(c.brand_id))
+        totals = (
             select(
-                Order.account.label("account"),
-                func.count().label("orders"),
-                func.min(Order.created_at).label("first_order_at"),
-                func.max(Order.created_at).label("last_order_at"),
+                c.account.label("account"),
+                func.sum(c.orders).label("total"),
+                func.min(c.first_order_at).label("first_order_at"),
+                func.max(c.last_order_at).label("last_order_at"),
             )
-            .where(Order.created_at < period.end, *brands)
-            .group_by(Order.account)
-            .having(func.max(Order.created_at) >= period.start)
-            .cte("lifetime")
+            .where(c.account.in_(candidates), *of_brands(c.brand_id))
+            .group_by(c.account)
+            .subquery("totals")
+        )
+        after = (
+            select(later.account.label("account"), func.count().label("orders"))
+            .where(later.created_at >= period.end, *of_brands(later.brand_id))
+            .group_by(later.account)
+            .subquery("after")
+        )
+        last_before_end = (
+            select(func.max(earlier.created_at))
+            .where(earlier.account == totals.c.account, earlier.created_at < period.end, *of_brands(earlier.brand_id))
+            .scalar_subquery()
+        )
+        up_to_end = (
+            select(
+                totals.c.account,
+                (totals.c.total - func.coalesce(after.c.orders, 0)).label("orders"),
+                totals.c.first_order_at,
+                case((after.c.orders.is_(None), totals.c.last_order_at), else_=last_before_end).label("last_order_at"),
+            )
+            .join_from(totals, after, after.c.account == totals.c.account, isouter=True)
+            .subquery("up_to_end")
+        )
+        lifetime = (
+            select(up_to_end).where(up_to_end.c.orders > 0, up_to_end.c.last_order_at >= period.start).cte("lifetime")
         )
         n = lifetime.c.orders
         top = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.board import queries
-from kitchen.board.pg_listener import RESYNC, ReconnectingPgChannelsBackend
+from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBackend
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
 from kitchen.orders.service import OrderChanged
@@ -36,6 +37,8 @@ ORDERS_CHANNEL = "kitchen_orders"
 # A board this far behind is cut off; its browser reconnects and resyncs from scratch.
 BOARD_BACKLOG = 200
 PING_SECONDS = 15.0
+# Whole-board renders for reconnecting boards use at most this many database connections at once.
+RESYNC_CONNECTIONS = 3
 
 
 def encode_change(change: OrderChanged) -> str:
@@ -116,6 +119,9 @@ class BoardHub:
         self.renderer = renderer
         self.boards: set[BoardConnection] = set()
         self._watchers: set[asyncio.Queue[None]] = set()
+        self._resync_cache: dict[Station, str] = {}
+        self._resync_locks: defaultdict[Station, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._resync_slots = asyncio.Semaphore(RESYNC_CONNECTIONS)
         self._task: asyncio.Task[None] | None = None
 
     async def wait_listening(self) -> None:
@@ -137,11 +143,18 @@ class BoardHub:
 
     async def _listen(self, events: AsyncIterator[bytes]) -> None:
         async for raw in events:
+            # Any change makes every cached whole-board render stale.
+            self._resync_cache.clear()
             for watcher in self._watchers:
                 if watcher.empty():
                     watcher.put_nowait(None)
             if raw == RESYNC:
                 self.resync_all()
+                continue
+            if raw == OFFLINE:
+                offline = ServerSentEventMessage(event="offline", data="the server has lost its database")
+                for board in self.boards:
+                    board.send([offline])
                 continue
             try:
                 await self.broadcast(decode_change(raw))
@@ -169,6 +182,22 @@ class BoardHub:
         }
         for board in watching:
             board.send([ticket, panels[board.station]])
+
+    async def board_content(self, station: Station) -> str:
+        """The whole board of a station, for a (re)connecting board.
+
+        After a restart every board reconnects at once: they share one render per station (kept
+        until the next change) and take turns for database connections, so the pool is not drained.
+        """
+        async with self._resync_locks[station]:
+            cached = self._resync_cache.get(station)
+            if cached is not None:
+                return cached
+            async with self._resync_slots, self.sessions() as session:
+                context = await self.renderer.board_context(session, station)
+            content = self.renderer.page("board/_content.html", **context)
+            self._resync_cache[station] = content
+            return content
 
     async def changes(self) -> AsyncIterator[None]:
         """Yields after orders change; changes that come while the caller is busy count as one."""
@@ -198,8 +227,7 @@ class BoardHub:
         """A board's event stream: the whole board first (so a reconnect resyncs), then changes."""
         board = self.connect(station)
         try:
-            async with self.sessions() as session:
-                content = await self.renderer.board_content(session, station)
+            content = await self.board_content(station)
             # retry: how soon a browser that lost the stream tries again.
             yield ServerSentEventMessage(event="resync", data=content, retry=2000)
             while True:

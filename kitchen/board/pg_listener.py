@@ -2,8 +2,9 @@
 
 Litestar's own asyncpg backend connects once at startup: if PostgreSQL is down then, the app
 cannot start, and if PostgreSQL restarts later, the boards silently stop hearing changes.
-This one keeps reconnecting in the background, and after every reconnect it emits a `resync`
-message on each channel, because NOTIFYs sent while it was away are lost for good.
+This one keeps reconnecting in the background. When the connection drops it emits an `offline`
+message on each channel, and after every reconnect a `resync` message, because NOTIFYs sent
+while it was away are lost for good.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.channels import ChannelsBackend
 log = logging.getLogger("kitchen.board")
 
 RESYNC = b'{"kind":"resync"}'
+OFFLINE = b'{"kind":"offline"}'
 RETRY_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 3.0
 
@@ -61,6 +63,9 @@ class ReconnectingPgChannelsBackend(ChannelsBackend):
             first = False
             await self._lost.wait()
             log.warning("LISTEN connection to PostgreSQL lost; reconnecting")
+            # The database is gone: the boards say so instead of looking live.
+            for channel in self._channels:
+                self._queue.put_nowait((channel, OFFLINE))
             await self._close()
             await asyncio.sleep(RETRY_SECONDS)
 

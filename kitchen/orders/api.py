@@ -31,7 +31,7 @@ from kitchen.orders.status import UnknownStatus, parse_order_status
 
 def history_view(events: Sequence[StatusEventColumns]) -> list[HistoryEntry]:
     ordered = sorted(events, key=lambda e: e.at)  # stable: equal times keep insertion (id) order
-    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source) for e in ordered]
+    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor) for e in ordered]
 
 
 def order_view(order: Order) -> OrderView:

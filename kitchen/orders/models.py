@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 ID_LENGTH = 64
 STATUS_LENGTH = 16
+ACTOR_LENGTH = 100
 
 
 class EventSource(StrEnum):
@@ -35,6 +36,8 @@ class StatusEventColumns:
     at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     source: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    # Who made the change: "api-key:wolt", "tablet:Grill", "manager:anna"; None for channel history.
+    actor: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
 
 
 class Order(DefaultBase, AuditColumns):

@@ -92,6 +92,8 @@ class HistoryEntry(Struct, rename="camel", kw_only=True):
     status: str
     timestamp: datetime
     source: str
+    # Who made the change ("api-key:wolt", "tablet:Grill", "manager:anna"); null for channel history.
+    actor: str | None
 
 
 class ItemView(Struct, rename="camel", kw_only=True):

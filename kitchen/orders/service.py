@@ -135,11 +135,14 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         session: AsyncSession,
         clock: Clock = system_clock,
         feed: ChangeFeed | None = None,
+        actor: str | None = None,
     ) -> None:
         super().__init__(session=session)
         self.session = session
         self.clock = clock
         self.feed = feed
+        # Who is asking (an API key, a tablet, a manager): every history row it writes names them.
+        self.actor = actor
 
     async def get_order(self, order_id: str) -> Order:
         """The order with its items and both history streams, or OrderNotFound."""
@@ -284,7 +287,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             if item.plu in plan.items:
                 item.status = plan.items[item.plu]
                 summaries.status_entered(order, item, _close_open_event(item.history, now), item.history, now)
-                item.history.append(_item_event(item, item.status, now, source))
+                item.history.append(_item_event(item, item.status, now, source, self.actor))
         # Stamped here, after planning: undo reads when and where the previous change was made.
         # (Set explicitly, too, so the column's onupdate default does not stamp the wall clock.)
         order.updated_at = now
@@ -293,7 +296,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if plan.order is not None:
             order.status = plan.order
             summaries.status_entered(order, None, _close_open_event(order.history, now), order.history, now)
-            order.history.append(OrderStatusEvent(status=order.status, at=now, source=source))
+            order.history.append(OrderStatusEvent(status=order.status, at=now, source=source, actor=self.actor))
         await summaries.write(self.session)
         await self._commit(OrderChanged(order.id, order.brand_id, "status", order.status))
         return order
@@ -356,7 +359,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         order.history.extend(
             OrderStatusEvent(status=status, at=at, source=EventSource.CHANNEL) for status, at in reported
         )
-        order.history.append(OrderStatusEvent(status=OrderStatus.RECEIVED, at=now, source=source))
+        order.history.append(OrderStatusEvent(status=OrderStatus.RECEIVED, at=now, source=source, actor=self.actor))
         for new_item in new.items:
             item = OrderItem(
                 plu=new_item.plu,
@@ -365,15 +368,20 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
                 status=ItemStatus.ORDERED,
                 history=[],
             )
-            item.history.append(_item_event(item, ItemStatus.ORDERED, now, source, order_id=order.id))
+            item.history.append(_item_event(item, ItemStatus.ORDERED, now, source, self.actor, order_id=order.id))
             order.items.append(item)
         return order
 
 
 def _item_event(
-    item: OrderItem, status: str, at: datetime, source: EventSource, order_id: str | None = None
+    item: OrderItem,
+    status: str,
+    at: datetime,
+    source: EventSource,
+    actor: str | None,
+    order_id: str | None = None,
 ) -> ItemStatusEvent:
-    return ItemStatusEvent(order_id=order_id or item.order_id, status=status, at=at, source=source)
+    return ItemStatusEvent(order_id=order_id or item.order_id, status=status, at=at, source=source, actor=actor)
 
 
 def _close_open_event(history: Sequence[EventT], now: datetime) -> EventT | None:

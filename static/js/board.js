@@ -97,6 +97,11 @@
     if (panel) panel.innerHTML = e.detail.data;
   });
   board.addEventListener("ping", heard);
+  board.addEventListener("offline", () => {
+    heard();
+    setConnection("lost");
+    connection.textContent = "Server offline: its database is unreachable, taps are not saved";
+  });
   board.addEventListener("htmx:sse:after:connection", heard);
   board.addEventListener("htmx:sse:error", () => setConnection("lost"));
   board.addEventListener("htmx:sse:close", () => setConnection("lost"));
