@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -54,12 +54,14 @@ class ItemLine:
     quantity: int
     status: str
     next_status: str | None
+    advance_url: str
 
 
 @dataclass(frozen=True, slots=True)
 class TicketView:
     id: str
     dom_id: str
+    url: str  # where this ticket's taps go: {url}/bump, {url}/undo, ...
     brand_name: str
     brand_class: str
     channel_order_id: str
@@ -122,8 +124,10 @@ class BoardRenderer:
             deadline = order.updated_at + timedelta(seconds=self.settings.undo_seconds)
             if deadline > now:
                 undo_until = deadline.isoformat()
+        url = "/board/orders/" + quote(order.id, safe="")
         return TicketView(
             id=order.id,
+            url=url,
             dom_id="ticket-" + hashlib.sha1(order.id.encode(), usedforsecurity=False).hexdigest()[:16],
             brand_name=brand.name if brand else order.brand_id,
             brand_class=brand_class(order.brand_id) if brand else "brand-unknown",
@@ -142,6 +146,7 @@ class BoardRenderer:
                     quantity=item.quantity,
                     status=item.status,
                     next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
+                    advance_url=f"{url}/items/{quote(item.plu, safe='')}/advance",
                 )
                 for item in order.items
             ],
