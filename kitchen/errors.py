@@ -150,10 +150,26 @@ def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -
     return error_response(409, "duplicate_order", str(exc))
 
 
+# SQLSTATEs of a server that is gone or going: connection exceptions (class 08), shutting down or
+# starting up (57P01-57P03), out of connection slots (53300). SQLAlchemy maps asyncpg's exceptions
+# for these to a bare DBAPIError, so they are recognised by code, not by class.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause: BaseException | None = exc
+    for _ in range(5):  # the wrapper, the driver adapter's error, the driver's own: a short chain
+        if cause is None:
+            break
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return False
 
 
 def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

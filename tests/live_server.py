@@ -79,10 +79,14 @@ def paired_tablet_cookie(url: str, name: str) -> str:
 
 
 class LiveServer:
-    def __init__(self, database_url: str, port: int | None = None, name: str = "server") -> None:
+    def __init__(
+        self, database_url: str, port: int | None = None, name: str = "server", env: dict[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
         self.port = port or free_port()
         self.name = name
+        # Extra KITCHEN_* settings for this server, over the test run's own environment.
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.api_key = ""
 
@@ -102,6 +106,7 @@ class LiveServer:
             "KITCHEN_DATABASE_URL": self.database_url,
             "KITCHEN_LOG_LEVEL": "WARNING",
             "KITCHEN_SECRET_KEY": SECRET_KEY,
+            **self.env,
         }
         log = Path(LOG_DIR / f"{self.name}-{self.port}.log").open("ab")  # noqa: SIM115  # closed with the process
         self.process = subprocess.Popen(

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from litestar import Litestar
 from schemathesis.checks import not_a_server_error
-from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -26,7 +24,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from kitchen.app import create_app
 from kitchen.settings import Settings
-from tests.live_server import new_api_key, wipe_database
+from tests.live_server import LiveServer, new_api_key, wipe_database
 
 EXAMPLES_PER_OPERATION = 30
 CHECKS = [
@@ -44,30 +42,25 @@ CHECKS = [
 # on Litestar's own OPTIONS answer, which lists the methods of one handler, not of the path.
 
 
-@pytest.fixture(scope="module")
-def api_key(database_url: str) -> str:
-    wipe_database(database_url)
-    return new_api_key(database_url, "fuzz")
-
-
-SECRET_KEY = "fuzz-secret-" + "f" * 40
-
-
 def documented_schema() -> OpenApiSchema:
     """The OpenAPI document the app serves; it does not depend on the database, so any URL will do."""
-    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret_key=SECRET_KEY))
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret_key="f" * 40))
     return schemathesis.openapi.from_dict(app.openapi_schema.to_schema())
 
 
-@pytest.fixture(scope="module")
-def app(database_url: str) -> Iterator[Litestar]:
-    """The app on the suite's database, served in-process by schemathesis."""
-    yield create_app(Settings(database_url=database_url, secret_key=SECRET_KEY))
-    # Schemathesis keeps an app's lifespan running for the whole process: end it with this module.
-    shutdown_lifespans()
-
-
 schema = documented_schema()
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[LiveServer]:
+    """The app as a real server process on the suite's database, with a valid API key."""
+    wipe_database(database_url)
+    server = LiveServer(database_url, name="fuzz").start()
+    try:
+        server.api_key = new_api_key(database_url, "fuzz")
+        yield server
+    finally:
+        server.stop()
 
 
 @schema.parametrize()
@@ -78,7 +71,5 @@ schema = documented_schema()
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_answer_is_documented_and_none_is_a_server_error(
-    case: schemathesis.Case, app: Litestar, api_key: str
-) -> None:
-    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+def test_every_answer_is_documented_and_none_is_a_server_error(case: schemathesis.Case, server: LiveServer) -> None:
+    case.call_and_validate(base_url=server.url, headers=server.api, checks=CHECKS, timeout=10)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -25,7 +26,7 @@ class BrandController(Controller):
     guards = [api_client]
     tags = ["brands"]
 
-    @get("/", summary="The brand catalog, by name")
+    @get("/", summary="The brand catalog, by name", responses=ERROR_RESPONSES())
     async def list_brands(self, brand_service: NamedDependency[BrandService]) -> list[BrandView]:
         return [brand_view(b) for b in await brand_service.catalog()]
 
@@ -33,7 +34,10 @@ class BrandController(Controller):
         "/{brand_id:str}",
         summary="Create or replace a brand",
         description="201 when the brand is new, 200 when it replaced an existing one.",
-        responses=ERROR_RESPONSES(400, 422),
+        responses={
+            **ERROR_RESPONSES(400, 422),
+            HTTP_201_CREATED: ResponseSpec(data_container=BrandView, description="The brand is new"),
+        },
     )
     async def put_brand(
         self,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -81,7 +82,12 @@ class OrderController(Controller):
             " with 200 and writes nothing; the same id or (brandId, channelOrderId) with other content"
             " is a 409."
         ),
-        responses=ERROR_RESPONSES(400, 409, 413, 422),
+        responses={
+            **ERROR_RESPONSES(400, 409, 413, 422),
+            HTTP_200_OK: ResponseSpec(
+                data_container=OrderView, description="Sent before with the same content: the stored order"
+            ),
+        },
     )
     async def create_order(
         self, orders: NamedDependency[OrderService], data: JSONBody[NewOrder]
