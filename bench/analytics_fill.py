@@ -313,9 +313,10 @@ async def fill(url: str, orders: int, days: int, seed: int) -> None:
             "analytics_samples",
             "analytics_histograms",
             "analytics_quarter_hours",
+            "analytics_customers",
         ):
             count = await conn.fetchval(f"SELECT count(*) FROM {table}")
-            print(f"{table:>20}: {count:>10,} rows")
+            print(f"{table:>23}: {count:>10,} rows")
         print(f"data from {start.isoformat()} to {now.isoformat()}")
     finally:
         await conn.close()

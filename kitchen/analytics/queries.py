@@ -8,14 +8,15 @@ gets last week's orders, with everything that happened to them):
 - customers: the customers who ordered in the range, with their orders up to its end.
 The brand filter always applies to the order. Channel-reported history is never read.
 
-All figures but customers read the summary tables of `summaries.py`, which the order service
-writes in the same transaction as each status change (and migration `analytics summaries`
-filled from the history before it), so a range of months costs about as much as a week:
-- counts and means are exact;
+Every figure reads the summary tables of `summaries.py`, which the order service writes in
+the same transaction as each status change (migration `analytics summaries` filled them from
+the history before it), so half a year costs a few times what a week costs, not 25 times:
+- counts, means, throughput and customers are exact;
 - percentiles are percentile_cont's (linear interpolation between the two nearest values)
   over the durations each taken at its whole second, floor(seconds): identical to
   percentile_cont when durations are whole seconds, otherwise never more than 1 s below it.
-Customers are counted from the orders table itself, in one pass.
+Customers come from per-account totals, less the orders placed from the end of the range on
+(none, for a range that ends now). Every figure is computed by the database.
 """
 
 from __future__ import annotations

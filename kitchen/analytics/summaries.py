@@ -1,6 +1,6 @@
 """Summary tables of the status history, kept current in the status change's own transaction.
 
-Every figure of `queries.py` but `customers` reads these instead of the history tables:
+Every figure of `queries.py` reads these instead of the history tables:
 - `analytics_samples`: one narrow row per measured thing, with the brand and the createdAt of
   its order: every ended server-stamped stay of an order or item status (`order_status`,
   `item_status`, key = the status), every item's first server READY (`item_ready`, key = PLU,
@@ -8,7 +8,7 @@ Every figure of `queries.py` but `customers` reads these instead of the history 
   (`order_ready`, key = `on_time` or `late`, seconds from its pickupTime);
 - `analytics_histograms`: the same samples counted per UTC day and per UTC month of the
   order's createdAt, per whole second (`second` = floor(seconds)), with the exact sum of
-  their seconds, so a long range reads a few hundred thousand buckets, not millions of stays;
+  their seconds, so a long range reads whole months and days of buckets, not millions of stays;
 - `analytics_quarter_hours`: orders received and orders first READY per brand and quarter of
   an hour (UTC), from which any zone's clock hours add up exactly;
 - `analytics_customers`: per account and brand, how many orders and the first and last one.
@@ -280,9 +280,10 @@ class SummaryWriter:
                     count_and_total[0] += 1
                     count_and_total[1] += row["seconds"]
             names = ("span", "measure", "period", "brand_id", "key", "label", "second")
+            # In key order, so concurrent changes lock shared buckets in the same order (no deadlock).
             histogram = [
                 {**dict(zip(names, bucket, strict=True)), "count": int(count), "total": total}
-                for bucket, (count, total) in buckets.items()
+                for bucket, (count, total) in sorted(buckets.items())
             ]
             await session.execute(_upsert(session, _histograms, histogram, ("count", "total")))
         quarters = self.received.keys() | self.ready.keys()
