@@ -1,6 +1,8 @@
 -- wrk script for the kitchen JSON API benchmark (driven by bench/api_bench.py).
 --
---   wrk -t T -c C -d 15s --latency -s bench/api.lua http://127.0.0.1:8001 -- MODE PREFIX COUNT T
+--   wrk -t T -c C -d 15s --latency -s bench/api.lua http://127.0.0.1:8001 -- MODE PREFIX COUNT T [API_KEY]
+--
+-- With API_KEY every request carries "Authorization: Bearer API_KEY".
 --
 -- MODE get    GET /api/orders/PREFIX-g-<i>, cycling over COUNT seeded 3-item orders.
 -- MODE post   POST /api/orders, a new 3-item order per request: id and channelOrderId are
@@ -44,6 +46,12 @@ function init(args)
    prefix = args[2]
    count = tonumber(args[3] or "0")
    nthreads = tonumber(args[4] or "1")
+   local key = args[5]
+   if key and key ~= "" then
+      -- GET requests use wrk.headers (wrk.format's default), POST and PATCH post_headers.
+      wrk.headers["Authorization"] = "Bearer " .. key
+      post_headers["Authorization"] = "Bearer " .. key
+   end
    if mode ~= "get" and mode ~= "post" and mode ~= "patch" then
       error("mode must be get, post or patch, not " .. tostring(mode))
    end

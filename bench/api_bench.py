@@ -74,6 +74,8 @@ def order_payload(order_id: str) -> dict[str, Any]:
 class Client:
     """A keep-alive HTTP/1.1 connection per thread; enough for seeding and checks."""
 
+    api_key: str | None = None  # set once by main(): "Authorization: Bearer <key>" on every request
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.conn: http.client.HTTPConnection | None = None
@@ -81,6 +83,8 @@ class Client:
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -113,6 +117,8 @@ def parallel(host: str, port: int, jobs: list[Any], work: Any, workers: int = 8)
 def seed(host: str, port: int, ids: list[str]) -> None:
     def create(client: Client, order_id: str) -> None:
         status, body = client.call("POST", "/api/orders", order_payload(order_id))
+        if status == 401:
+            raise SystemExit(f"seeding: 401 from the server, it wants an API key (--api-key): {body}")
         if status != 201:
             raise SystemExit(f"seeding {order_id}: expected 201, got {status}: {body}")
 
@@ -282,6 +288,8 @@ def run_wrk(
         str(count),
         str(args.threads),
     ]
+    if Client.api_key:
+        command.append(Client.api_key)
     if args.quiet_wait > 0:
         wait_for_quiet(args.quiet_wait)
     before = CpuSample.now(server_pid, args.db_name)
@@ -330,7 +338,7 @@ def run_wrk(
             # req/s one fully busy core could give), and less sensitive than req/s to other load.
             "server_ms_per_request": 1000 * (after.server - before.server) / max(data["requests"], 1),
         },
-        command=" ".join(command),
+        command=" ".join(command).replace(Client.api_key or "\0", "$KEY"),
     )
 
 
@@ -345,6 +353,12 @@ def sh(command: list[str], env: dict[str, str] | None = None, cwd: Path | None =
 
 def start_server(args: argparse.Namespace, host: str, port: int) -> subprocess.Popen[bytes]:
     """A fresh database, migrated, and one uvicorn worker on it (the caller stops it by PID)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            # Another server there would answer instead of ours, and be loaded in its place.
+            raise SystemExit(f"{host}:{port} is in use ({exc.strerror}): pick a free port with --url") from exc
     pg = ["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user, "-v", "ON_ERROR_STOP=1", "-q"]
     sh([*pg, "-c", f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)'])
     sh([*pg, "-c", f'CREATE DATABASE "{args.db_name}"'])
@@ -374,10 +388,27 @@ def start_server(args: argparse.Namespace, host: str, port: int) -> subprocess.P
         "warning",
         "--no-access-log",
     ]
+    if args.api_key is None:
+        # The API wants a key (Authorization: Bearer); a fresh database has none, so make one.
+        completed = subprocess.run(
+            [str(venv_bin / "kitchen"), "api-keys", "create", "bench"],
+            env=env,
+            cwd=source,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode == 0 and completed.stdout.strip():
+            args.api_key = completed.stdout.strip().splitlines()[-1].strip()
+        else:
+            print("# no `kitchen api-keys create`: running without an API key", flush=True)
     print(f"# server: {' '.join(command)}  (database {args.db_name}, code in {source})", flush=True)
     log = open(args.server_log, "wb")  # noqa: SIM115  # lives as long as the server
     proc = subprocess.Popen(command, env=env, cwd=source, stdout=log, stderr=subprocess.STDOUT)
     wait_until_up(host, port, proc=proc)
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        raise SystemExit(f"the server exited with code {proc.returncode}; see {args.server_log}")
     return proc
 
 
@@ -493,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quiet-wait", type=float, default=120, help="before each run, wait up to this many s for an idle machine"
     )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("KITCHEN_BENCH_API_KEY"),
+        help="API key for 'Authorization: Bearer' (default $KITCHEN_BENCH_API_KEY; --start-server makes one)",
+    )
     parser.add_argument("--server-pid", type=int, help="PID of a running server, to report its CPU use")
     parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
     server = parser.add_argument_group("--start-server: run one uvicorn worker on a fresh PostgreSQL database")
@@ -516,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--pg-host must be a loopback address")
 
     proc = start_server(args, host, port) if args.start_server else None
+    Client.api_key = args.api_key
     server_pid = proc.pid if proc else args.server_pid
     url = f"http://{host}:{port}"
     all_rounds: list[list[Result]] = []
