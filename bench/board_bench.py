@@ -230,7 +230,8 @@ class Board(asyncio.Protocol):
         self.transport = transport
         self.connected_at = time.perf_counter()
         transport.write(
-            f"GET {self.path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n\r\n".encode("ascii")
+            f"GET {self.path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n"
+            f"Cookie: {SESSION_COOKIE}={TABLET_COOKIE[0]}\r\n\r\n".encode("ascii")
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -398,7 +399,8 @@ async def time_http(api: httpx.AsyncClient, path: str, runs: int, warmup: int, e
     size = 0
     for i in range(warmup + runs):
         t0 = time.perf_counter()
-        response = await api.get(path)
+        # As the tablet (its cookie), not as the integration: the boards are for tablets.
+        response = await api.get(path, headers={"Authorization": ""})
         elapsed = time.perf_counter() - t0
         if response.status_code != 200:
             raise SystemExit(f"GET {path}: {response.status_code}")
@@ -424,7 +426,11 @@ async def time_in_process(database_url: str, runs: int, warmup: int, expect_tick
     from kitchen.settings import Settings
 
     print(f"# in process: kitchen imported from {Path(sys.modules['kitchen'].__file__ or '?').parent}", flush=True)
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=database_url, secret_key=BENCH_SECRET_KEY)
+    # The same garbage-collector settings as the server applies at start-up (kitchen/app.py).
+    from kitchen.app import settle_garbage_collector
+
+    settle_garbage_collector()
     engine = create_engine(settings)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     renderer = BoardRenderer(settings, system_clock)
@@ -660,6 +666,30 @@ async def send_changes(
 # --------------------------------------------------------------------------- server
 
 
+BENCH_SECRET_KEY = "board-bench-secret-" + "b" * 32
+SESSION_COOKIE = "kitchen_session"
+TABLET_COOKIE = [""]  # set once the database exists
+
+
+async def paired_tablet_cookie(database_url: str) -> str:
+    """Pair a tablet in the database and sign its session cookie with the server's secret."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from kitchen.auth.secrets import SessionValue, sign
+    from kitchen.auth.service import Credentials, Principal
+
+    engine = create_async_engine(database_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            credentials = Credentials(session)
+            code, _ = await credentials.create_pairing_code(Principal("manager", 0, "bench"))
+            tablet = await credentials.pair_tablet(code, "bench tablet")
+            assert tablet is not None
+    finally:
+        await engine.dispose()
+    return sign(SessionValue("tablet", tablet.id, int(time.time())), BENCH_SECRET_KEY)
+
+
 def sh(command: list[str], env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> str:
     completed = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -800,6 +830,7 @@ async def bench(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["KITCHEN_DATABASE_URL"] = database_url(args)
     env["KITCHEN_LOG_LEVEL"] = "WARNING"
+    env["KITCHEN_SECRET_KEY"] = BENCH_SECRET_KEY
     source = source_root(args)
     if args.source:
         # Run the kitchen package of this directory (e.g. `git archive HEAD | tar -x -C DIR`), not the
@@ -813,10 +844,20 @@ async def bench(args: argparse.Namespace) -> int:
     py_spy: subprocess.Popen[bytes] | None = None
     failures: list[str] = []
     try:
-        sh([str(Path(sys.executable).parent / "kitchen"), "database", "upgrade", "--no-prompt"], env=env, cwd=source)
+        kitchen = str(Path(sys.executable).parent / "kitchen")
+        sh([kitchen, "database", "upgrade", "--no-prompt"], env=env, cwd=source)
+        # The API needs a key and the boards a paired tablet, like in production.
+        api_key = sh([kitchen, "api-keys", "create", "board-bench"], env=env, cwd=source).strip().splitlines()[-1]
+        TABLET_COOKIE[0] = await paired_tablet_cookie(env["KITCHEN_DATABASE_URL"])
         proc = start_server(args, env)
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{args.port}", timeout=30, limits=limits) as api:
+        async with httpx.AsyncClient(
+            base_url=f"http://{HOST}:{args.port}",
+            timeout=30,
+            limits=limits,
+            headers={"Authorization": f"Bearer {api_key}"},
+            cookies={SESSION_COOKIE: TABLET_COOKIE[0]},
+        ) as api:
             await wait_ready(api, proc)
             print(f"# server PID {proc.pid}; seeding {args.orders} orders over {len(BRANDS)} brands", flush=True)
             run = f"bb{int(time.time())}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -101,7 +102,7 @@ def create_app(
             "sign_in_throttle": constant(Throttle()),
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
-        on_startup=[hub.start],
+        on_startup=[settle_garbage_collector, hub.start],
         on_shutdown=[hub.stop],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[security_headers_middleware],
@@ -143,6 +144,17 @@ def create_app(
         debug=settings.debug,
         state=State({"settings": settings, "engine": engine, "sessions": sessions, "board_hub": hub}),
     )
+
+
+def settle_garbage_collector() -> None:
+    """Move what start-up made out of the collector's way and collect the young less often.
+
+    A full-board render makes tens of thousands of short-lived objects; with Python's defaults the
+    collector kept walking the app's long-lived objects too, and those pauses were the slowest renders.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def constant(value: object) -> Provide:

@@ -9,9 +9,11 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kitchen.auth.secrets import SessionValue, sign, unsign
+from kitchen.auth.models import ApiKey
+from kitchen.auth.secrets import SessionValue, digest, sign, unsign
 from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import Settings
 
@@ -39,10 +41,20 @@ async def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal 
     sessions: async_sessionmaker[AsyncSession] = connection.app.state.sessions
     authorization = connection.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        # Every API request checks its key: one indexed lookup on a bare connection, no ORM session.
+        engine: AsyncEngine = connection.app.state.engine
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(ApiKey.id, ApiKey.name).where(
+                        ApiKey.key_hash == digest(credential.strip()), ApiKey.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        return Principal("api-key", row.id, row.name) if row else None
     async with sessions() as session:
         credentials = Credentials(session)
-        if scheme.lower() == "bearer" and credential:
-            return await credentials.principal_for_key(credential.strip())
         cookie = connection.cookies.get(SESSION_COOKIE)
         value = unsign(cookie, settings.secret_key) if cookie else None
         if value is None:

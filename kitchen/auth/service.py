@@ -78,12 +78,6 @@ class Credentials:
             await self.session.commit()
         return record
 
-    async def principal_for_key(self, key: str) -> Principal | None:
-        record = await self.session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None))
-        )
-        return Principal("api-key", record.id, record.name) if record else None
-
     # ---- managers ----
     async def create_manager(self, username: str, password: str) -> Manager:
         username = _check_name("username", username)

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
-from kitchen.board.queries import AllDayLine
+from kitchen.board.queries import AllDayLine, TicketOrder
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, Order
@@ -110,7 +110,9 @@ class BoardRenderer:
         self.zone = ZoneInfo(settings.timezone)
         self.environment = environment or create_environment()
 
-    def ticket_view(self, order: Order, brands: dict[str, Brand], message: str | None = None) -> TicketView:
+    def ticket_view(
+        self, order: Order | TicketOrder, brands: dict[str, Brand], message: str | None = None
+    ) -> TicketView:
         now = self.clock()
         brand = brands.get(order.brand_id)
         status = OrderStatus(order.status)

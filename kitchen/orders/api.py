@@ -132,7 +132,7 @@ class OrderController(Controller):
 
     @get("/{order_id:str}", summary="One order with its items and history", responses=ERROR_RESPONSES(404))
     async def get_order(self, orders: NamedDependency[OrderService], order_id: FromPath[str]) -> OrderView:
-        return order_view(await orders.get_order(order_id))
+        return await orders.read_order(order_id)
 
     @patch(
         "/{order_id:str}/status",

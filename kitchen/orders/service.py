@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.analytics.summaries import SummaryWriter
+from kitchen.orders import read
 from kitchen.orders.models import (
     EventSource,
     ItemStatusEvent,
@@ -32,7 +33,7 @@ from kitchen.orders.models import (
     OrderStatusEvent,
     StatusEventColumns,
 )
-from kitchen.orders.schemas import NewOrder
+from kitchen.orders.schemas import NewOrder, OrderView
 from kitchen.orders.status import (
     ItemStatus,
     OrderStatus,
@@ -152,6 +153,13 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if order is None:
             raise OrderNotFound(order_id)
         return order
+
+    async def read_order(self, order_id: str) -> OrderView:
+        """The order as the API shows it (read straight from rows), or OrderNotFound."""
+        view = await read.order_view(self.session, order_id)
+        if view is None:
+            raise OrderNotFound(order_id)
+        return view
 
     async def list_orders(self, query: OrderQuery) -> tuple[Sequence[Order], int]:
         """A page of orders, newest first, and how many match in all."""
