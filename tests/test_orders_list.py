@@ -76,6 +76,8 @@ async def test_filter_by_created_range(client: httpx.AsyncClient, clock: FakeClo
         ({"offset": -1}, "offset"),
         ({"from": "yesterday"}, "from"),
         ({"status": "LOST"}, "status"),
+        ({"status": ["1"] * 101}, "status"),
+        ({"brandId": [f"b{i}" for i in range(101)]}, "brandId"),
     ],
 )
 async def test_bad_list_parameters_are_400(client: httpx.AsyncClient, params: dict[str, str | int], field: str) -> None:

@@ -67,6 +67,9 @@ def order_view(order: Order) -> OrderView:
     )
 
 
+MAX_FILTER_VALUES = 100
+
+
 class OrderController(Controller):
     path = "/api/orders"
     guards = [api_client]
@@ -112,6 +115,10 @@ class OrderController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, description="page size, capped at KITCHEN_MAX_PAGE_SIZE")] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> OrderPage:
+        # Filters are lists a caller could make huge; no request may make the database do unbounded work.
+        for field, values in (("status", status), ("brandId", brand_id)):
+            if values and len(values) > MAX_FILTER_VALUES:
+                raise BadRequestField(field, f"{field}: at most {MAX_FILTER_VALUES} values")
         try:
             statuses = [parse_order_status(value) for value in status or []]
         except UnknownStatus as exc:
