@@ -103,7 +103,8 @@ def create_app(
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         on_startup=[settle_garbage_collector, hub.start],
-        on_shutdown=[hub.stop],
+        # The engine was made here, not by the plugin: close its pooled connections ourselves.
+        on_shutdown=[hub.stop, engine.dispose],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[security_headers_middleware],
         csrf_config=CSRFConfig(
@@ -152,6 +153,8 @@ def settle_garbage_collector() -> None:
     A full-board render makes tens of thousands of short-lived objects; with Python's defaults the
     collector kept walking the app's long-lived objects too, and those pauses were the slowest renders.
     """
+    if gc.get_freeze_count():
+        return  # once per process: a frozen object is never collected, so freezing twice would leak
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
