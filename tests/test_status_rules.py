@@ -16,8 +16,10 @@ from kitchen.orders.status import (
     derive_order_status,
     parse_item_status,
     parse_order_status,
+    plan_item_advance,
     plan_item_change,
     plan_order_change,
+    plan_recall,
 )
 
 O, P, R, C = ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY, ItemStatus.CANCELLED
@@ -161,3 +163,16 @@ def test_any_planned_order_change_leaves_a_consistent_ticket(
         assert after is requested
     # No item is ever moved onto the status it already has.
     assert all(start.items[plu] is not status for plu, status in plan.items.items())
+
+
+def test_a_tap_moves_an_item_to_its_next_step_and_stops_at_ready() -> None:
+    assert plan_item_advance(ticket(OrderStatus.RECEIVED, O), "plu-0").items == {"plu-0": P}
+    assert plan_item_advance(ticket(OrderStatus.PREPARING, P), "plu-0").items == {"plu-0": R}
+    with pytest.raises(TransitionNotAllowed, match="already ready"):
+        plan_item_advance(ticket(OrderStatus.READY, R), "plu-0")
+
+
+def test_only_a_ready_order_is_recalled() -> None:
+    assert plan_recall(ticket(OrderStatus.READY, R)).order is OrderStatus.PREPARING
+    with pytest.raises(TransitionNotAllowed, match="only a ready order"):
+        plan_recall(ticket(OrderStatus.PREPARING, P))

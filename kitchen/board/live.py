@@ -195,7 +195,7 @@ class BoardHub:
                 return cached
             async with self._resync_slots, self.sessions() as session:
                 context = await self.renderer.board_context(session, station)
-            content = self.renderer.page("board/_content.html", **context)
+            content = self.renderer.content(context)
             self._resync_cache[station] = content
             return content
 

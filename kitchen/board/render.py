@@ -23,13 +23,10 @@ from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.service import Clock
-from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.settings import PROJECT_ROOT, Settings
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
-
-# What one tap on an item does: the next step, or nothing once it is ready.
-NEXT_ITEM_STATUS = {ItemStatus.ORDERED: ItemStatus.PREPARING, ItemStatus.PREPARING: ItemStatus.READY}
 
 
 def create_environment(directory: Path = TEMPLATES_DIR) -> Environment:
@@ -189,7 +186,10 @@ class BoardRenderer:
         }
 
     async def board_content(self, session: AsyncSession, station: Station) -> str:
-        context = await self.board_context(session, station)
+        return self.content(await self.board_context(session, station))
+
+    def content(self, context: dict[str, object]) -> str:
+        """The whole board (tickets, ready section, all-day panel) as one fragment."""
         return self.environment.get_template("board/_content.html").render(**context)
 
     def brands_css(self, brands: dict[str, Brand]) -> str:

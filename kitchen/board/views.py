@@ -26,7 +26,7 @@ from kitchen.board.station import Station
 from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.service import OrderService
-from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
+from kitchen.orders.status import OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
 
 
@@ -88,17 +88,9 @@ class BoardController(Controller):
         plu: FromPath[str],
     ) -> Response[str]:
         """One tap on an item: ORDERED → PREPARING → READY."""
-
-        async def advance() -> Order:
-            order = await orders.get_order(order_id)
-            item = next((i for i in order.items if i.plu == plu), None)
-            current = ItemStatus(item.status) if item else ItemStatus.ORDERED
-            if current is ItemStatus.READY:
-                raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", plu)
-            target = {ItemStatus.ORDERED: ItemStatus.PREPARING}.get(current, ItemStatus.READY)
-            return await orders.set_item_status(order_id, plu, target, EventSource.BOARD)
-
-        return await _tap(db_session, board_renderer, orders, order_id, advance)
+        return await _tap(
+            db_session, board_renderer, orders, order_id, lambda: orders.advance_item(order_id, plu, EventSource.BOARD)
+        )
 
     @post("/orders/{order_id:str}/{action:str}")
     async def order_tap(
@@ -125,10 +117,7 @@ async def _bump(orders: OrderService, order_id: str, _: Settings) -> Order:
 
 async def _recall(orders: OrderService, order_id: str, _: Settings) -> Order:
     """A bumped order goes back to the line."""
-    order = await orders.get_order(order_id)
-    if order.status != OrderStatus.READY:
-        raise TransitionNotAllowed(order.status, OrderStatus.PREPARING, "only a ready order is recalled")
-    return await orders.set_order_status(order_id, OrderStatus.PREPARING, EventSource.BOARD)
+    return await orders.recall(order_id, EventSource.BOARD)
 
 
 async def _pickup(orders: OrderService, order_id: str, _: Settings) -> Order:

@@ -15,11 +15,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
 from kitchen.orders.models import EventSource, Order, StatusEventColumns
+from kitchen.orders.read import assemble_order_view
 from kitchen.orders.schemas import (
-    Customer,
-    DeliveryAddress,
     HistoryEntry,
-    ItemView,
     NewOrder,
     OrderPage,
     OrderView,
@@ -36,35 +34,8 @@ def history_view(events: Sequence[StatusEventColumns]) -> list[HistoryEntry]:
 
 
 def order_view(order: Order) -> OrderView:
-    has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
-    return OrderView(
-        id=order.id,
-        account=order.account,
-        brand_id=order.brand_id,
-        channel_order_id=order.channel_order_id,
-        customer=Customer(name=order.customer_name, phone_number=order.customer_phone),
-        delivery_address=DeliveryAddress(
-            street=order.delivery_street, city=order.delivery_city, postal_code=order.delivery_postal_code
-        )
-        if has_address
-        else None,
-        pickup_time=order.pickup_time,
-        created=order.channel_created_at,
-        status=order.status,
-        items=[
-            ItemView(
-                plu=item.plu,
-                name=item.name,
-                quantity=item.quantity,
-                status=item.status,
-                status_history=history_view(item.history),
-            )
-            for item in order.items
-        ],
-        status_history=history_view(order.history),
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-    )
+    items = [(item, history_view(item.history)) for item in order.items]
+    return assemble_order_view(order, items, history_view(order.history))
 
 
 MAX_FILTER_VALUES = 100

@@ -7,6 +7,9 @@ relationship bookkeeping) cost more than the queries themselves, and a read chan
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,32 +71,83 @@ async def order_view(session: AsyncSession, order_id: str) -> OrderView | None:
         select(events).order_by(events.c.at, events.c.id)
     ):
         history[item_id].append(HistoryEntry(status=status, timestamp=at, source=source, actor=actor))
-    has_address = any((row.delivery_street, row.delivery_city, row.delivery_postal_code))
+    return assemble_order_view(row, [(item, history[item.id]) for item in items], history[None])
+
+
+class OrderFields(Protocol):
+    """What a view needs of an order: an ORM `Order` and a row of `_ORDER_COLUMNS` both have it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def brand_id(self) -> str: ...
+    @property
+    def channel_order_id(self) -> str: ...
+    @property
+    def customer_name(self) -> str: ...
+    @property
+    def customer_phone(self) -> str | None: ...
+    @property
+    def delivery_street(self) -> str | None: ...
+    @property
+    def delivery_city(self) -> str | None: ...
+    @property
+    def delivery_postal_code(self) -> str | None: ...
+    @property
+    def pickup_time(self) -> datetime: ...
+    @property
+    def channel_created_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class ItemFields(Protocol):
+    @property
+    def plu(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+
+
+def assemble_order_view(
+    order: OrderFields, items: Sequence[tuple[ItemFields, list[HistoryEntry]]], history: list[HistoryEntry]
+) -> OrderView:
+    """The one place an order becomes its API shape, whether it was read as rows or as ORM objects."""
+    has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
     return OrderView(
-        id=row.id,
-        account=row.account,
-        brand_id=row.brand_id,
-        channel_order_id=row.channel_order_id,
-        customer=Customer(name=row.customer_name, phone_number=row.customer_phone),
+        id=order.id,
+        account=order.account,
+        brand_id=order.brand_id,
+        channel_order_id=order.channel_order_id,
+        customer=Customer(name=order.customer_name, phone_number=order.customer_phone),
         delivery_address=DeliveryAddress(
-            street=row.delivery_street, city=row.delivery_city, postal_code=row.delivery_postal_code
+            street=order.delivery_street, city=order.delivery_city, postal_code=order.delivery_postal_code
         )
         if has_address
         else None,
-        pickup_time=row.pickup_time,
-        created=row.channel_created_at,
-        status=row.status,
+        pickup_time=order.pickup_time,
+        created=order.channel_created_at,
+        status=order.status,
         items=[
             ItemView(
                 plu=item.plu,
                 name=item.name,
                 quantity=item.quantity,
                 status=item.status,
-                status_history=history[item.id],
+                status_history=item_history,
             )
-            for item in items
+            for item, item_history in items
         ],
-        status_history=history[None],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        status_history=history,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
     )

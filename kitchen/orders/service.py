@@ -42,8 +42,10 @@ from kitchen.orders.status import (
     TransitionNotAllowed,
     parse_item_status,
     parse_order_status,
+    plan_item_advance,
     plan_item_change,
     plan_order_change,
+    plan_recall,
     plan_undo,
 )
 
@@ -228,6 +230,20 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             return plan_item_change(ticket, plu, target)
 
         return await self._change(order_id, source, plan)
+
+    async def advance_item(self, order_id: str, plu: str, source: EventSource = EventSource.BOARD) -> Order:
+        """A tap on an item: the next step from the status it has when the lock is taken."""
+
+        def plan(ticket: Ticket, _: Order) -> Plan:
+            if plu not in ticket.items:
+                raise ItemNotFound(order_id, plu)
+            return plan_item_advance(ticket, plu)
+
+        return await self._change(order_id, source, plan)
+
+    async def recall(self, order_id: str, source: EventSource = EventSource.BOARD) -> Order:
+        """A bumped (READY) order goes back to the line: its items return to PREPARING."""
+        return await self._change(order_id, source, lambda ticket, _: plan_recall(ticket))
 
     async def undo_last_change(
         self, order_id: str, window: timedelta, source: EventSource = EventSource.BOARD

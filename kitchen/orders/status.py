@@ -42,6 +42,12 @@ ITEM_STATUS_CODES: Mapping[int, ItemStatus] = {
     5: ItemStatus.CANCELLED,
 }
 
+# What one tap on an item does on a board: the next step; a ready item stays (undo takes it back).
+NEXT_ITEM_STATUS: Mapping[ItemStatus, ItemStatus] = {
+    ItemStatus.ORDERED: ItemStatus.PREPARING,
+    ItemStatus.PREPARING: ItemStatus.READY,
+}
+
 FINAL_ORDER_STATUSES = frozenset({OrderStatus.PICKED_UP, OrderStatus.CANCELLED})
 OPEN_ITEM_STATUSES = frozenset({ItemStatus.ORDERED, ItemStatus.PREPARING})
 
@@ -201,3 +207,18 @@ def plan_undo(ticket: Ticket, previous: Mapping[str, ItemStatus]) -> Plan:
     if not changes:
         raise TransitionNotAllowed(ticket.status, "undo", "there is no change to undo")
     return _finish(ticket, changes)
+
+
+def plan_item_advance(ticket: Ticket, plu: str) -> Plan:
+    """Plan a tap on an item: one step forward, whatever step it is at."""
+    current = ticket.items[plu]
+    if current not in NEXT_ITEM_STATUS:
+        raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", plu)
+    return plan_item_change(ticket, plu, NEXT_ITEM_STATUS[current])
+
+
+def plan_recall(ticket: Ticket) -> Plan:
+    """Plan sending a bumped order back to the line."""
+    if ticket.status is not OrderStatus.READY:
+        raise TransitionNotAllowed(ticket.status, OrderStatus.PREPARING, "only a ready order is recalled")
+    return plan_order_change(ticket, OrderStatus.PREPARING)
