@@ -143,7 +143,9 @@ def create_app(
             log_exceptions="never",  # errors.py logs what matters, without echoing client errors
         ),
         debug=settings.debug,
-        state=State({"settings": settings, "engine": engine, "sessions": sessions, "board_hub": hub}),
+        state=State(
+            {"settings": settings, "engine": engine, "sessions": sessions, "db_config": db_config, "board_hub": hub}
+        ),
     )
 
 

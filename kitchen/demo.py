@@ -21,6 +21,7 @@ from kitchen.auth.service import Credentials
 from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
 from kitchen.orders.models import EventSource, Order
+from kitchen.orders.read import OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus
@@ -136,7 +137,7 @@ def _new_order(rng: random.Random, brand: DemoBrand, customer: tuple[str, str, s
 
 
 async def _cook(
-    orders: OrderService, clock: ScriptedClock, rng: random.Random, order: Order, until: OrderStatus
+    orders: OrderService, clock: ScriptedClock, rng: random.Random, order: OrderRecord, until: OrderStatus
 ) -> None:
     """Walk an order through the kitchen to `until`, moving the clock as a cook would take."""
     plus = [item.plu for item in order.items]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kitchen.analytics.summaries import (
@@ -151,10 +152,11 @@ async def test_a_repeated_status_writes_no_summary(
 
 
 class FailingFeed:
-    """A feed whose in-transaction step fails, so the change is never committed."""
+    """A feed whose in-transaction NOTIFY fails, so the change is never committed: PostgreSQL
+    refuses an empty channel name, and SQLite has no pg_notify at all."""
 
-    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
-        raise RuntimeError("the transaction fails before its commit")
+    def notice(self, change: OrderChanged) -> tuple[str, str]:
+        return "", "the transaction fails before its commit"
 
     async def after_commit(self, change: OrderChanged) -> None:
         raise AssertionError("never reached")
@@ -169,7 +171,7 @@ async def test_a_change_rolled_back_leaves_no_summary(
     clock.advance(30)
     async with AsyncSession(engine) as session:
         orders = OrderService(session, clock=clock, feed=FailingFeed())
-        with pytest.raises(RuntimeError):
+        with pytest.raises(DBAPIError):
             await orders.set_order_status(order["id"], "READY")
 
     assert await summary_rows(engine) == before

@@ -13,9 +13,9 @@ Every figure of `queries.py` reads these instead of the history tables:
   an hour (UTC), from which any zone's clock hours add up exactly;
 - `analytics_customers`: per account and brand, how many orders and the first and last one.
 
-`SummaryWriter` adds the rows of one change with one INSERT and one or two multi-row upserts
-(a new order: two single-row upserts) in the caller's transaction, so a change that is rolled
-back leaves no summary behind.
+`SummaryWriter` collects the rows of one change; they are written in the change's own transaction
+(on PostgreSQL as part of its one statement), so a change that is rolled back leaves no summary
+behind.
 `backfill_statements` computes the same rows from the history with set-based SQL (migration
 `analytics summaries`, bench/analytics_fill.py).
 """
@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kitchen.orders.models import (
@@ -65,8 +65,8 @@ from kitchen.orders.models import (
     Order,
     OrderItem,
     OrderStatusEvent,
-    StatusEventColumns,
 )
+from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
 
 DAY = 86400
 QUARTER_HOUR = 900
@@ -206,7 +206,7 @@ class Sample:
 
 
 def _upsert(
-    session: AsyncSession,
+    conn: AsyncConnection,
     table: Table,
     rows: list[dict[str, Any]],
     sums: Sequence[str],
@@ -214,7 +214,7 @@ def _upsert(
     latest: Sequence[str] = (),
 ) -> Executable:
     """INSERT the rows; where one exists, add `sums` to it and keep the earliest/latest of the others."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = conn.dialect.name == "postgresql"
     statement = (postgresql.insert if postgres else sqlite.insert)(table).values(rows)
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)  # SQLite's 2-argument forms
     updates: dict[str, Any] = {name: table.c[name] + statement.excluded[name] for name in sums}
@@ -223,21 +223,31 @@ def _upsert(
     return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=updates)
 
 
+@dataclass(frozen=True, slots=True)
+class SummaryRows:
+    """The summary rows of one change, ready to insert (samples) or to add to (the rest)."""
+
+    samples: list[dict[str, Any]]
+    histograms: list[dict[str, Any]]
+    quarters: list[dict[str, Any]]
+    customers: list[dict[str, Any]]
+
+
 class SummaryWriter:
-    """Collects the summary rows of one change and writes them before its commit."""
+    """Collects the summary rows of one change, to be written in its transaction."""
 
     def __init__(self) -> None:
         self.samples: list[Sample] = []
         self.received: Counter[tuple[int, str]] = Counter()
         self.ready: Counter[tuple[int, str]] = Counter()
-        self.customers: list[Order] = []
+        self.customers: list[OrderRecord] = []
 
     def status_entered(
         self,
-        order: Order,
-        item: OrderItem | None,
-        ended: OrderStatusEvent | ItemStatusEvent | None,
-        history: Sequence[StatusEventColumns],
+        order: OrderRecord,
+        item: ItemRecord | None,
+        ended: EventRecord | None,
+        history: Sequence[EventRecord],
         now: datetime,
     ) -> None:
         """The order (`item` None) or one of its items enters its new status at `now`.
@@ -246,7 +256,7 @@ class SummaryWriter:
         before the new event, which tells whether this is the first server READY.
         """
         if ended is not None:
-            measure = ORDER_STATUS if isinstance(ended, OrderStatusEvent) else ITEM_STATUS
+            measure = ORDER_STATUS if item is None else ITEM_STATUS
             self.samples.append(Sample(measure, ended.status, order.brand_id, order.created_at, now - ended.at))
         status = order.status if item is None else item.status
         if status != READY or any(e.status == READY and e.source != EventSource.CHANNEL for e in history):
@@ -260,54 +270,56 @@ class SummaryWriter:
         self.samples.append(Sample(ORDER_READY, verdict, order.brand_id, order.created_at, lateness))
         self.ready[quarter_number(now), order.brand_id] += 1
 
-    def order_received(self, order: Order) -> None:
+    def order_received(self, order: OrderRecord) -> None:
         self.received[quarter_number(order.created_at), order.brand_id] += 1
         self.customers.append(order)
 
-    async def write(self, session: AsyncSession) -> None:
-        """One INSERT of the samples, one upsert of their histogram buckets, one of the quarter hours."""
-        if self.samples:
-            rows = [sample.row() for sample in self.samples]
-            await session.execute(insert(_samples), rows)
-            buckets: dict[tuple[Any, ...], list[float]] = {}
-            for row in rows:
-                for span, period in (
-                    ("day", day_number(row["created_at"])),
-                    ("month", month_number(row["created_at"])),
-                ):
-                    bucket = (span, row["measure"], period, row["brand_id"], row["key"], row["label"], row["second"])
-                    count_and_total = buckets.setdefault(bucket, [0, 0.0])
-                    count_and_total[0] += 1
-                    count_and_total[1] += row["seconds"]
-            names = ("span", "measure", "period", "brand_id", "key", "label", "second")
-            # In key order, so concurrent changes lock shared buckets in the same order (no deadlock).
-            histogram = [
-                {**dict(zip(names, bucket, strict=True)), "count": int(count), "total": total}
-                for bucket, (count, total) in sorted(buckets.items())
-            ]
-            await session.execute(_upsert(session, _histograms, histogram, ("count", "total")))
-        quarters = self.received.keys() | self.ready.keys()
-        if quarters:
-            counts = [
-                {"quarter": q, "brand_id": b, "received": self.received[q, b], "ready": self.ready[q, b]}
-                for q, b in sorted(quarters)
-            ]
-            await session.execute(_upsert(session, _quarters, counts, ("received", "ready")))
-        for order in self.customers:
-            customer = {
+    def rows(self) -> SummaryRows:
+        samples = [sample.row() for sample in self.samples]
+        buckets: dict[tuple[Any, ...], list[float]] = {}
+        for row in samples:
+            for span, period in (("day", day_number(row["created_at"])), ("month", month_number(row["created_at"]))):
+                bucket = (span, row["measure"], period, row["brand_id"], row["key"], row["label"], row["second"])
+                count_and_total = buckets.setdefault(bucket, [0, 0.0])
+                count_and_total[0] += 1
+                count_and_total[1] += row["seconds"]
+        # In key order, so concurrent changes lock shared buckets in the same order (no deadlock).
+        histograms = [
+            {**dict(zip(_BUCKET_KEY, bucket, strict=True)), "count": int(count), "total": total}
+            for bucket, (count, total) in sorted(buckets.items())
+        ]
+        quarters = [
+            {"quarter": q, "brand_id": b, "received": self.received[q, b], "ready": self.ready[q, b]}
+            for q, b in sorted(self.received.keys() | self.ready.keys())
+        ]
+        customers = [
+            {
                 "account": order.account,
                 "brand_id": order.brand_id,
                 "orders": 1,
                 "first_order_at": order.created_at,
                 "last_order_at": order.created_at,
             }
-            await session.execute(
-                _upsert(session, _customers, [customer], ("orders",), ("first_order_at",), ("last_order_at",))
+            for order in self.customers
+        ]
+        return SummaryRows(samples, histograms, quarters, customers)
+
+    async def write(self, conn: AsyncConnection) -> None:
+        """Write the rows statement by statement (the portable way; PostgreSQL folds them into
+        the change's one statement, see `kitchen.orders.writes`)."""
+        rows = self.rows()
+        if rows.samples:
+            await conn.execute(insert(_samples), rows.samples)
+            await conn.execute(_upsert(conn, _histograms, rows.histograms, ("count", "total")))
+        if rows.quarters:
+            await conn.execute(_upsert(conn, _quarters, rows.quarters, ("received", "ready")))
+        for customer in rows.customers:
+            await conn.execute(
+                _upsert(conn, _customers, [customer], ("orders",), ("first_order_at",), ("last_order_at",))
             )
-        self.customers.clear()
-        self.samples.clear()
-        self.received.clear()
-        self.ready.clear()
+
+
+_BUCKET_KEY = ("span", "measure", "period", "brand_id", "key", "label", "second")
 
 
 # --- backfill from the history, set-based, on SQLite and PostgreSQL -------------------------------

@@ -10,7 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.auth.models import ApiKey
 from kitchen.auth.secrets import SessionValue, digest, sign, unsign
@@ -36,35 +36,39 @@ def session_cookie_value(principal: Principal, settings: Settings) -> str:
     return sign(SessionValue(principal.kind, principal.id, int(time.time())), settings.secret_key)
 
 
+def request_session(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSession:
+    """The request's own session, the one its handler gets as `db_session` (closed when the
+    response starts): checking who asks takes no pool connection of its own."""
+    return connection.app.state.db_config.provide_session(connection.app.state, connection.scope)  # type: ignore[no-any-return]
+
+
 async def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     settings: Settings = connection.app.state.settings
-    sessions: async_sessionmaker[AsyncSession] = connection.app.state.sessions
     authorization = connection.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:
-        # Every API request checks its key: one indexed lookup on a bare connection, no ORM session.
-        engine: AsyncEngine = connection.app.state.engine
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(ApiKey.id, ApiKey.name).where(
-                        ApiKey.key_hash == digest(credential.strip()), ApiKey.revoked_at.is_(None)
-                    )
+        # Every API request checks its key (no cache, so a revoked key stops at once): one indexed
+        # lookup, in Core on the request's connection.
+        conn = await request_session(connection).connection()
+        row = (
+            await conn.execute(
+                select(ApiKey.id, ApiKey.name).where(
+                    ApiKey.key_hash == digest(credential.strip()), ApiKey.revoked_at.is_(None)
                 )
-            ).first()
+            )
+        ).first()
         return Principal("api-key", row.id, row.name) if row else None
-    async with sessions() as session:
-        credentials = Credentials(session)
-        cookie = connection.cookies.get(SESSION_COOKIE)
-        value = unsign(cookie, settings.secret_key) if cookie else None
-        if value is None:
-            return None
-        age = time.time() - value.issued
-        if value.kind == "manager" and age < MANAGER_SESSION_SECONDS:
-            return await credentials.manager(value.id)
-        if value.kind == "tablet" and age < TABLET_SESSION_SECONDS:
-            return await credentials.tablet(value.id)
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    value = unsign(cookie, settings.secret_key) if cookie else None
+    if value is None:
         return None
+    credentials = Credentials(request_session(connection))
+    age = time.time() - value.issued
+    if value.kind == "manager" and age < MANAGER_SESSION_SECONDS:
+        return await credentials.manager(value.id)
+    if value.kind == "tablet" and age < TABLET_SESSION_SECONDS:
+        return await credentials.tablet(value.id)
+    return None
 
 
 async def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -20,7 +20,6 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.response import ServerSentEventMessage
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +28,7 @@ from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBac
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
 from kitchen.orders.service import OrderChanged
+from kitchen.orders.writes import Notice
 from kitchen.settings import Settings
 
 log = logging.getLogger("kitchen.board")
@@ -52,8 +52,8 @@ def decode_change(raw: bytes) -> OrderChanged:
 class NotifyInTransaction:
     """PostgreSQL: NOTIFY is queued in the transaction and sent by the server at commit."""
 
-    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
-        await session.execute(select(func.pg_notify(ORDERS_CHANNEL, encode_change(change))))
+    def notice(self, change: OrderChanged) -> Notice | None:
+        return ORDERS_CHANNEL, encode_change(change)
 
     async def after_commit(self, change: OrderChanged) -> None:
         return None
@@ -65,7 +65,7 @@ class PublishAfterCommit:
 
     channels: ChannelsPlugin
 
-    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None:
+    def notice(self, change: OrderChanged) -> Notice | None:
         return None
 
     async def after_commit(self, change: OrderChanged) -> None:

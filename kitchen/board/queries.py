@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import Order, OrderItem
+from kitchen.orders.read import OrderRecord
 from kitchen.orders.status import ItemStatus, OrderStatus
 
 ON_BOARD = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY)
@@ -98,7 +99,7 @@ async def board_orders(session: AsyncSession, station: Station, now: datetime) -
     return [TicketOrder(**row._asdict(), items=items[row.id]) for row in rows]
 
 
-def belongs_on_board(order: Order) -> bool:
+def belongs_on_board(order: Order | OrderRecord) -> bool:
     """Open and ready orders, and cancellations nobody has acknowledged yet."""
     if order.status in ON_BOARD:
         return True

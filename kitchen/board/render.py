@@ -22,6 +22,7 @@ from kitchen.board.queries import AllDayLine, TicketOrder
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, Order
+from kitchen.orders.read import OrderRecord
 from kitchen.orders.service import Clock
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.settings import PROJECT_ROOT, Settings
@@ -108,7 +109,7 @@ class BoardRenderer:
         self.environment = environment or create_environment()
 
     def ticket_view(
-        self, order: Order | TicketOrder, brands: dict[str, Brand], message: str | None = None
+        self, order: Order | OrderRecord | TicketOrder, brands: dict[str, Brand], message: str | None = None
     ) -> TicketView:
         now = self.clock()
         brand = brands.get(order.brand_id)
@@ -153,7 +154,7 @@ class BoardRenderer:
             message=message,
         )
 
-    def ticket(self, order: Order, brands: dict[str, Brand], message: str | None = None) -> str:
+    def ticket(self, order: Order | OrderRecord, brands: dict[str, Brand], message: str | None = None) -> str:
         return self.environment.get_template("board/_ticket.html").render(
             ticket=self.ticket_view(order, brands, message)
         )

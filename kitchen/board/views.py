@@ -24,7 +24,8 @@ from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
 from kitchen.http import csrf_token, html
-from kitchen.orders.models import EventSource, Order
+from kitchen.orders.models import EventSource
+from kitchen.orders.read import OrderRecord
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
@@ -110,33 +111,33 @@ class BoardController(Controller):
         )
 
 
-async def _bump(orders: OrderService, order_id: str, _: Settings) -> Order:
+async def _bump(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
     """All ready: every open item of the order is done."""
     return await orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD)
 
 
-async def _recall(orders: OrderService, order_id: str, _: Settings) -> Order:
+async def _recall(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
     """A bumped order goes back to the line."""
     return await orders.recall(order_id, EventSource.BOARD)
 
 
-async def _pickup(orders: OrderService, order_id: str, _: Settings) -> Order:
+async def _pickup(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
     """The courier has it: the ticket leaves every board."""
     return await orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD)
 
 
-async def _undo(orders: OrderService, order_id: str, settings: Settings) -> Order:
+async def _undo(orders: OrderService, order_id: str, settings: Settings) -> OrderRecord:
     """Take back this board's last change on the ticket, within the undo window."""
     window = timedelta(seconds=settings.undo_seconds)
     return await orders.undo_last_change(order_id, window, EventSource.BOARD)
 
 
-async def _acknowledge(orders: OrderService, order_id: str, _: Settings) -> Order:
+async def _acknowledge(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
     """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
     return await orders.acknowledge_cancellation(order_id)
 
 
-ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings], Awaitable[Order]]] = {
+ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings], Awaitable[OrderRecord]]] = {
     "bump": _bump,
     "recall": _recall,
     "pickup": _pickup,
@@ -150,7 +151,7 @@ async def _tap(
     renderer: BoardRenderer,
     orders: OrderService,
     order_id: str,
-    change: Callable[[], Awaitable[Order]],
+    change: Callable[[], Awaitable[OrderRecord]],
 ) -> Response[str]:
     """Run a tap and answer with the ticket as it now is (empty when it left the board).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -14,10 +13,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
-from kitchen.orders.models import EventSource, Order, StatusEventColumns
-from kitchen.orders.read import assemble_order_view
+from kitchen.orders.models import EventSource
+from kitchen.orders.read import order_view
 from kitchen.orders.schemas import (
-    HistoryEntry,
     NewOrder,
     OrderPage,
     OrderView,
@@ -26,17 +24,6 @@ from kitchen.orders.schemas import (
 )
 from kitchen.orders.service import OrderQuery, OrderService
 from kitchen.orders.status import UnknownStatus, parse_order_status
-
-
-def history_view(events: Sequence[StatusEventColumns]) -> list[HistoryEntry]:
-    ordered = sorted(events, key=lambda e: e.at)  # stable: equal times keep insertion (id) order
-    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor) for e in ordered]
-
-
-def order_view(order: Order) -> OrderView:
-    items = [(item, history_view(item.history)) for item in order.items]
-    return assemble_order_view(order, items, history_view(order.history))
-
 
 MAX_FILTER_VALUES = 100
 

@@ -1,21 +1,73 @@
-"""Reading an order for the API straight from rows: three statements, no ORM objects.
+"""An order as plain records, read with prebuilt Core statements: no ORM objects on the hot paths.
 
-GET /api/orders/{id} is the hottest read; building ORM objects (with their identity map and
-relationship bookkeeping) cost more than the queries themselves, and a read changes nothing.
+GET, PATCH and POST all answer with the whole order, and one worker has to serve hundreds of them
+a second: building ORM objects (identity map, relationship bookkeeping) and building statements
+anew on every request cost more than the queries themselves. So an order is read with two
+statements made once at import (the order's row, then its items and both history streams in one
+UNION), and the records are what the service changes and the API shows.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import literal, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.schemas import Customer, DeliveryAddress, HistoryEntry, ItemView, OrderView
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One history row of an order or of an item (`id` is None for a row written but not read back)."""
+
+    id: int | None
+    status: str
+    at: datetime
+    ended_at: datetime | None
+    source: str
+    actor: str | None
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    id: int
+    plu: str
+    name: str
+    quantity: int
+    status: str
+    history: list[EventRecord] = field(default_factory=list)  # oldest first
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """The whole order: its row, its items in the order they were sent, and both history streams."""
+
+    id: str
+    account: str
+    brand_id: str
+    channel_order_id: str
+    customer_name: str
+    customer_phone: str | None
+    delivery_street: str | None
+    delivery_city: str | None
+    delivery_postal_code: str | None
+    pickup_time: datetime
+    channel_created_at: datetime | None
+    status: str
+    version: int
+    payload_hash: str
+    last_change_source: str | None
+    cancel_acknowledged_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    items: list[ItemRecord] = field(default_factory=list)
+    history: list[EventRecord] = field(default_factory=list)  # oldest first
+
 
 _ORDER_COLUMNS = (
     Order.id,
@@ -30,52 +82,135 @@ _ORDER_COLUMNS = (
     Order.pickup_time,
     Order.channel_created_at,
     Order.status,
+    Order.version,
+    Order.payload_hash,
+    Order.last_change_source,
+    Order.cancel_acknowledged_at,
     Order.created_at,
     Order.updated_at,
 )
 
+ORDER_ROW = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
 
-async def order_view(session: AsyncSession, order_id: str) -> OrderView | None:
-    """The order as the API shows it, or None when there is no such order."""
-    row = (await session.execute(select(*_ORDER_COLUMNS).where(Order.id == order_id))).first()
-    if row is None:
-        return None
-    items = (
-        await session.execute(
-            select(OrderItem.id, OrderItem.plu, OrderItem.name, OrderItem.quantity, OrderItem.status)
-            .where(OrderItem.order_id == order_id)
-            .order_by(OrderItem.id)
-        )
-    ).all()
-    # Both history streams in one statement, oldest first (ties keep the order they were written).
-    events = union_all(
-        select(
-            literal(None).label("item_id"),
-            OrderStatusEvent.status,
-            OrderStatusEvent.at,
-            OrderStatusEvent.source,
-            OrderStatusEvent.actor,
-            OrderStatusEvent.id,
-        ).where(OrderStatusEvent.order_id == order_id),
-        select(
-            ItemStatusEvent.item_id,
-            ItemStatusEvent.status,
-            ItemStatusEvent.at,
-            ItemStatusEvent.source,
-            ItemStatusEvent.actor,
-            ItemStatusEvent.id,
-        ).where(ItemStatusEvent.order_id == order_id),
-    ).subquery()
-    history: defaultdict[int | None, list[HistoryEntry]] = defaultdict(list)
-    for item_id, status, at, source, actor, _ in await session.execute(
-        select(events).order_by(events.c.at, events.c.id)
+# The first write of every status change: bumping the version takes the order's row lock
+# (PostgreSQL) or the database write lock (SQLite) before anything is read, so concurrent changes
+# of one order run one after another, each on fresh data. `updated_at` keeps its value: without
+# it, the column's onupdate would stamp the wall clock.
+LOCK_ORDER = (
+    update(Order)
+    .where(Order.id == bindparam("order_id"))
+    .values(version=Order.version + 1, updated_at=Order.updated_at)
+    .returning(*_ORDER_COLUMNS)
+)
+
+ITEM, ORDER_EVENT, ITEM_EVENT = 0, 1, 2
+_TIME = OrderStatusEvent.__table__.c.at.type
+# Items and both history streams in one statement; the items part comes first and casts its
+# empty columns, so every column keeps its type (and SQLite's times are parsed back).
+_parts = union_all(
+    select(
+        literal_column(str(ITEM), Integer).label("kind"),
+        OrderItem.id,
+        OrderItem.id.label("item_id"),
+        OrderItem.plu,
+        OrderItem.name,
+        OrderItem.quantity,
+        OrderItem.status,
+        cast(null(), _TIME).label("at"),
+        cast(null(), _TIME).label("ended_at"),
+        OrderItem.status.label("source"),  # unused for items; any string column
+        OrderItem.status.label("actor"),
+    ).where(OrderItem.order_id == bindparam("order_id")),
+    select(
+        literal_column(str(ORDER_EVENT), Integer),
+        OrderStatusEvent.id,
+        null(),
+        null(),
+        null(),
+        null(),
+        OrderStatusEvent.status,
+        OrderStatusEvent.at,
+        OrderStatusEvent.ended_at,
+        OrderStatusEvent.source,
+        OrderStatusEvent.actor,
+    ).where(OrderStatusEvent.order_id == bindparam("order_id")),
+    select(
+        literal_column(str(ITEM_EVENT), Integer),
+        ItemStatusEvent.id,
+        ItemStatusEvent.item_id,
+        null(),
+        null(),
+        null(),
+        ItemStatusEvent.status,
+        ItemStatusEvent.at,
+        ItemStatusEvent.ended_at,
+        ItemStatusEvent.source,
+        ItemStatusEvent.actor,
+    ).where(ItemStatusEvent.order_id == bindparam("order_id")),
+).subquery()
+# Items in the order they were sent; each history oldest first (ties keep the order they were written).
+ORDER_PARTS = select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
+
+
+def order_record(row: Sequence[Any]) -> OrderRecord:
+    """An order's row (the columns of `ORDER_ROW`, in order) without its items and history yet."""
+    return OrderRecord(*row)
+
+
+async def read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
+    """Fill in the order's items and both history streams."""
+    items: dict[int, ItemRecord] = {}
+    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor in await conn.execute(
+        ORDER_PARTS, {"order_id": order.id}
     ):
-        history[item_id].append(HistoryEntry(status=status, timestamp=at, source=source, actor=actor))
-    return assemble_order_view(row, [(item, history[item.id]) for item in items], history[None])
+        if kind == ITEM:
+            items[row_id] = ItemRecord(row_id, plu, name, quantity, status)
+        elif kind == ORDER_EVENT:
+            order.history.append(EventRecord(row_id, status, at, ended_at, source, actor))
+        else:
+            items[item_id].history.append(EventRecord(row_id, status, at, ended_at, source, actor))
+    order.items = list(items.values())
+    return order
+
+
+async def read_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
+    """The whole order, or None when there is no such order."""
+    row = (await conn.execute(ORDER_ROW, {"order_id": order_id})).first()
+    return None if row is None else await read_parts(conn, order_record(row))
+
+
+async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
+    """Lock the order for a change (its version goes up by one) and read it whole, or None."""
+    row = (await conn.execute(LOCK_ORDER, {"order_id": order_id})).first()
+    return None if row is None else await read_parts(conn, order_record(row))
+
+
+class EventFields(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def actor(self) -> str | None: ...
+
+
+class ItemFields(Protocol):
+    @property
+    def plu(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def history(self) -> Sequence[EventFields]: ...
 
 
 class OrderFields(Protocol):
-    """What a view needs of an order: an ORM `Order` and a row of `_ORDER_COLUMNS` both have it."""
+    """What a view needs of an order: an `OrderRecord` and an ORM `Order` both have it."""
 
     @property
     def id(self) -> str: ...
@@ -105,23 +240,18 @@ class OrderFields(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def updated_at(self) -> datetime: ...
+    @property
+    def items(self) -> Sequence[ItemFields]: ...
+    @property
+    def history(self) -> Sequence[EventFields]: ...
 
 
-class ItemFields(Protocol):
-    @property
-    def plu(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def status(self) -> str: ...
+def _history(events: Sequence[EventFields]) -> list[HistoryEntry]:
+    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor) for e in events]
 
 
-def assemble_order_view(
-    order: OrderFields, items: Sequence[tuple[ItemFields, list[HistoryEntry]]], history: list[HistoryEntry]
-) -> OrderView:
-    """The one place an order becomes its API shape, whether it was read as rows or as ORM objects."""
+def order_view(order: OrderFields) -> OrderView:
+    """The one place an order becomes its API shape (histories are kept oldest first)."""
     has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
     return OrderView(
         id=order.id,
@@ -143,11 +273,11 @@ def assemble_order_view(
                 name=item.name,
                 quantity=item.quantity,
                 status=item.status,
-                status_history=item_history,
+                status_history=_history(item.history),
             )
-            for item, item_history in items
+            for item in order.items
         ],
-        status_history=history,
+        status_history=_history(order.history),
         created_at=order.created_at,
         updated_at=order.updated_at,
     )

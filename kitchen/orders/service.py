@@ -10,29 +10,22 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol
 
 import msgspec
 import uuid_utils
 from advanced_alchemy.extensions.litestar import repository, service
 from advanced_alchemy.filters import CollectionFilter, LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.analytics.summaries import SummaryWriter
 from kitchen.orders import read
-from kitchen.orders.models import (
-    EventSource,
-    ItemStatusEvent,
-    Order,
-    OrderItem,
-    OrderStatusEvent,
-    StatusEventColumns,
-)
+from kitchen.orders.models import EventSource, Order, OrderItem
+from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
 from kitchen.orders.schemas import NewOrder, OrderView
 from kitchen.orders.status import (
     ItemStatus,
@@ -48,9 +41,9 @@ from kitchen.orders.status import (
     plan_recall,
     plan_undo,
 )
+from kitchen.orders.writes import NewOrderWrites, Notice, StatusWrites, notify, write_new_order, write_status_change
 
 Clock = Callable[[], datetime]
-EventT = TypeVar("EventT", bound=StatusEventColumns)
 
 
 def system_clock() -> datetime:
@@ -102,7 +95,9 @@ class ChangeFeed(Protocol):
     """Tells the boards about committed changes: either from inside the transaction, with a
     NOTIFY that PostgreSQL delivers only on commit, or by publishing after the commit."""
 
-    async def before_commit(self, session: AsyncSession, change: OrderChanged) -> None: ...
+    def notice(self, change: OrderChanged) -> Notice | None:
+        """The NOTIFY to send inside the change's transaction, if this feed works that way."""
+        ...
 
     async def after_commit(self, change: OrderChanged) -> None: ...
 
@@ -147,21 +142,21 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         # Who is asking (an API key, a tablet, a manager): every history row it writes names them.
         self.actor = actor
 
-    async def get_order(self, order_id: str) -> Order:
+    async def _connection(self) -> AsyncConnection:
+        # Orders are read and written with prebuilt Core statements on the session's connection
+        # (see read.py and writes.py); the session only holds the transaction.
+        return await self.session.connection()
+
+    async def get_order(self, order_id: str) -> OrderRecord:
         """The order with its items and both history streams, or OrderNotFound."""
-        order = await self.session.scalar(
-            select(Order).where(Order.id == order_id).options(*_full_order()).execution_options(populate_existing=True)
-        )
+        order = await read.read_order(await self._connection(), order_id)
         if order is None:
             raise OrderNotFound(order_id)
         return order
 
     async def read_order(self, order_id: str) -> OrderView:
-        """The order as the API shows it (read straight from rows), or OrderNotFound."""
-        view = await read.order_view(self.session, order_id)
-        if view is None:
-            raise OrderNotFound(order_id)
-        return view
+        """The order as the API shows it, or OrderNotFound."""
+        return read.order_view(await self.get_order(order_id))
 
     async def list_orders(self, query: OrderQuery) -> tuple[Sequence[Order], int]:
         """A page of orders, newest first, and how many match in all."""
@@ -184,75 +179,78 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         orders, total = await self.repository.get_many_and_count(*filters, load=list(_full_order()))
         return orders, total
 
-    async def ingest(self, new: NewOrder, source: EventSource = EventSource.API) -> tuple[Order, bool]:
+    async def ingest(self, new: NewOrder, source: EventSource = EventSource.API) -> tuple[OrderRecord, bool]:
         """Store an order from a channel, or return the one a retry of it already stored.
 
         Returns the order and whether it was created. The same id or (brandId, channelOrderId)
         with other content raises DuplicateOrderConflict; nothing is written then.
         """
         payload_hash = hashlib.sha256(msgspec.json.encode(new)).hexdigest()
-        existing = await self._find_same(new)
+        existing = await self._find_same(new, payload_hash)
         if existing is not None:
-            return self._check_retry(existing, payload_hash), False
+            return existing, False
 
-        order = self._build_order(new, payload_hash, source)
-        self.session.add(order)
+        writes = self._new_order_writes(new, payload_hash, source)
+        order = writes.order
         summaries = SummaryWriter()
         summaries.order_received(order)
+        change = OrderChanged(order.id, order.brand_id, "created", order.status)
         try:
-            await summaries.write(self.session)  # in the same transaction as the order
-            await self._commit(OrderChanged(order.id, order.brand_id, "created", order.status))
+            item_ids = await write_new_order(await self._connection(), writes, summaries, self._notice(change))
+            await self._commit(change)
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
             await self.session.rollback()
-            existing = await self._find_same(new)
+            existing = await self._find_same(new, payload_hash)
             if existing is None:
                 raise
-            return self._check_retry(existing, payload_hash), False
+            return existing, False
+        for item in order.items:
+            item.id = item_ids[item.plu]
         return order, True
 
     async def set_order_status(
         self, order_id: str, requested: int | str, source: EventSource = EventSource.API
-    ) -> Order:
+    ) -> OrderRecord:
         """Move a whole order (start, bump, pick up, cancel, recall) as the status rules allow."""
         target = parse_order_status(requested)
         return await self._change(order_id, source, lambda ticket, _: plan_order_change(ticket, target))
 
     async def set_item_status(
         self, order_id: str, plu: str, requested: int | str, source: EventSource = EventSource.API
-    ) -> Order:
+    ) -> OrderRecord:
         """Move one item one step (or one step back); the order's status follows its items."""
         target = parse_item_status(requested)
 
-        def plan(ticket: Ticket, _: Order) -> Plan:
+        def plan(ticket: Ticket, _: OrderRecord) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
             return plan_item_change(ticket, plu, target)
 
         return await self._change(order_id, source, plan)
 
-    async def advance_item(self, order_id: str, plu: str, source: EventSource = EventSource.BOARD) -> Order:
+    async def advance_item(self, order_id: str, plu: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
         """A tap on an item: the next step from the status it has when the lock is taken."""
 
-        def plan(ticket: Ticket, _: Order) -> Plan:
+        def plan(ticket: Ticket, _: OrderRecord) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
             return plan_item_advance(ticket, plu)
 
         return await self._change(order_id, source, plan)
 
-    async def recall(self, order_id: str, source: EventSource = EventSource.BOARD) -> Order:
+    async def recall(self, order_id: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
         """A bumped (READY) order goes back to the line: its items return to PREPARING."""
         return await self._change(order_id, source, lambda ticket, _: plan_recall(ticket))
 
     async def undo_last_change(
         self, order_id: str, window: timedelta, source: EventSource = EventSource.BOARD
-    ) -> Order:
+    ) -> OrderRecord:
         """Put the items the last change moved back where they were, if that change was made
         from `source` less than `window` ago. Recorded as a new change, like any other."""
         now = self.clock()
 
-        def plan(ticket: Ticket, order: Order) -> Plan:
+        def plan(ticket: Ticket, order: OrderRecord) -> Plan:
             if order.version == 1 or order.last_change_source != source:
                 raise TransitionNotAllowed(order.status, "undo", f"the last change was not made on the {source}")
             if now - order.updated_at > window:
@@ -267,31 +265,37 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
         return await self._change(order_id, source, plan)
 
-    async def acknowledge_cancellation(self, order_id: str) -> Order:
+    async def acknowledge_cancellation(self, order_id: str) -> OrderRecord:
         """A cook has seen that the order was cancelled: it may leave the boards."""
         order = await self.get_order(order_id)
         if order.status != OrderStatus.CANCELLED:
             raise TransitionNotAllowed(order.status, "acknowledged", "only a cancelled order is acknowledged")
         if order.cancel_acknowledged_at is None:
             order.cancel_acknowledged_at = order.updated_at = self.clock()
-            flag_modified(order, "updated_at")
-            await self._commit(OrderChanged(order.id, order.brand_id, "acknowledged", order.status))
+            conn = await self._connection()
+            await conn.execute(
+                update(Order)
+                .where(Order.id == order_id, Order.cancel_acknowledged_at.is_(None))
+                .values(cancel_acknowledged_at=order.cancel_acknowledged_at, updated_at=order.updated_at)
+            )
+            change = OrderChanged(order.id, order.brand_id, "acknowledged", order.status)
+            notice = self._notice(change)
+            if notice is not None:
+                await notify(conn, notice)
+            await self._commit(change)
         return order
 
-    async def _change(self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, Order], Plan]) -> Order:
+    async def _change(
+        self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, OrderRecord], Plan]
+    ) -> OrderRecord:
         now = self.clock()
-        # Lock first: the version bump takes the row lock (PostgreSQL) or the database write lock
-        # (SQLite), so concurrent changes of one order run one after another on fresh data.
-        locked = await self.session.execute(
-            update(Order)
-            .where(Order.id == order_id)
-            # updated_at keeps its value: without it, the column's onupdate would stamp the wall clock.
-            .values(version=Order.version + 1, updated_at=Order.updated_at)
-        )
-        if locked.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        conn = await self._connection()
+        # Lock first (the version bump), then read: concurrent changes of one order run one after
+        # another, each planned on what the one before it committed.
+        order = await read.lock_order(conn, order_id)
+        if order is None:
             await self.session.rollback()
             raise OrderNotFound(order_id)
-        order = await self.get_order(order_id)
         ticket = Ticket(
             status=OrderStatus(order.status),
             items={item.plu: ItemStatus(item.status) for item in order.items},
@@ -304,63 +308,81 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if plan.is_noop:
             # A repeat of a status the order already has: write nothing, not even the version.
             await self.session.rollback()
-            return await self.get_order(order_id)
+            order.version -= 1
+            return order
 
+        writes = StatusWrites(
+            order_id=order.id,
+            now=now,
+            source=source,
+            actor=self.actor,
+            order_status=plan.order or order.status,
+            order_entered=plan.order is not None,
+        )
         summaries = SummaryWriter()  # analytics rows of this change, committed with it
         for item in order.items:
             if item.plu in plan.items:
                 item.status = plan.items[item.plu]
-                summaries.status_entered(order, item, _close_open_event(item.history, now), item.history, now)
-                item.history.append(_item_event(item, item.status, now, source, self.actor))
-        # Stamped here, after planning: undo reads when and where the previous change was made.
-        # (Set explicitly, too, so the column's onupdate default does not stamp the wall clock.)
-        order.updated_at = now
-        flag_modified(order, "updated_at")  # even when equal to the old value, or onupdate would fire
-        order.last_change_source = source
+                ended = _end_stay(item.history, now)
+                if ended is not None and ended.id is not None:
+                    writes.ended_item_events.append(ended.id)
+                summaries.status_entered(order, item, ended, item.history, now)
+                item.history.append(EventRecord(None, item.status, now, None, source, self.actor))
+                writes.items.append((item.id, item.status))
         if plan.order is not None:
             order.status = plan.order
-            summaries.status_entered(order, None, _close_open_event(order.history, now), order.history, now)
-            order.history.append(OrderStatusEvent(status=order.status, at=now, source=source, actor=self.actor))
-        await summaries.write(self.session)
-        await self._commit(OrderChanged(order.id, order.brand_id, "status", order.status))
+            ended = _end_stay(order.history, now)
+            if ended is not None and ended.id is not None:
+                writes.ended_order_events.append(ended.id)
+            summaries.status_entered(order, None, ended, order.history, now)
+            order.history.append(EventRecord(None, order.status, now, None, source, self.actor))
+        # Stamped after planning: undo reads when and where the previous change was made.
+        order.updated_at = now
+        order.last_change_source = source
+        change = OrderChanged(order.id, order.brand_id, "status", order.status)
+        await write_status_change(conn, writes, summaries, self._notice(change))
+        await self._commit(change)
         return order
 
+    def _notice(self, change: OrderChanged) -> Notice | None:
+        return self.feed.notice(change) if self.feed is not None else None
+
     async def _commit(self, change: OrderChanged) -> None:
-        """Commit, telling the feed inside the transaction (NOTIFY) or after it (publish)."""
-        if self.feed is not None:
-            await self.feed.before_commit(self.session, change)
+        """Commit, then tell the feed (a NOTIFY sent in the transaction is delivered by the commit)."""
         await self.session.commit()
         if self.feed is not None:
             await self.feed.after_commit(change)
 
-    async def _find_same(self, new: NewOrder) -> Order | None:
-        match = and_(Order.brand_id == new.brand_id, Order.channel_order_id == new.channel_order_id)
-        if new.id is not None:
-            match = or_(Order.id == new.id, match)
-        found = (await self.session.scalars(select(Order).where(match).options(*_full_order()))).all()
+    async def _find_same(self, new: NewOrder, payload_hash: str) -> OrderRecord | None:
+        """The order a retry of `new` stored before, or None; other content is a conflict."""
+        found = (
+            await (await self._connection()).execute(
+                _SAME_ORDER,
+                {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id},
+            )
+        ).all()
         if len(found) > 1:
             # The id names one order and the channel's order id another.
             raise DuplicateOrderConflict(new.id or new.channel_order_id)
-        return found[0] if found else None
+        if not found:
+            return None
+        order_id, stored_hash = found[0]
+        if stored_hash != payload_hash:
+            raise DuplicateOrderConflict(order_id)
+        return await self.get_order(order_id)
 
-    @staticmethod
-    def _check_retry(existing: Order, payload_hash: str) -> Order:
-        if existing.payload_hash != payload_hash:
-            raise DuplicateOrderConflict(existing.id)
-        return existing
-
-    def _build_order(self, new: NewOrder, payload_hash: str, source: EventSource) -> Order:
+    def _new_order_writes(self, new: NewOrder, payload_hash: str, source: EventSource) -> NewOrderWrites:
         if new.status is not None and parse_order_status(new.status) is not OrderStatus.RECEIVED:
             raise InvalidNewOrder("status", "a new order must start RECEIVED (1)")
         for index, new_item in enumerate(new.items):
             if new_item.status is not None and parse_item_status(new_item.status) is not ItemStatus.ORDERED:
                 raise InvalidNewOrder(f"items[{index}].status", "a new item must start ORDERED (1)")
-        # Channel history is parsed before anything is built, so an unknown code writes nothing.
+        # Channel history is parsed before anything is written, so an unknown code writes nothing.
         reported = [(parse_order_status(entry.status), entry.timestamp) for entry in new.status_history]
 
         now = self.clock()
         address = new.delivery_address
-        order = Order(
+        order = OrderRecord(
             id=new.id or str(uuid_utils.uuid7()),
             account=new.account,
             brand_id=new.brand_id,
@@ -375,40 +397,37 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             status=OrderStatus.RECEIVED,
             version=1,
             payload_hash=payload_hash,
+            last_change_source=None,
+            cancel_acknowledged_at=None,
             created_at=now,
             updated_at=now,
-            items=[],
-            history=[],
         )
-        order.history.extend(
-            OrderStatusEvent(status=status, at=at, source=EventSource.CHANNEL) for status, at in reported
+        events: list[tuple[str, datetime, str, str | None]] = [
+            (status, at, EventSource.CHANNEL, None) for status, at in reported
+        ]
+        events.append((OrderStatus.RECEIVED, now, source, self.actor))
+        # The channel's reports are kept in the history as it sent them (oldest first, like the rest).
+        order.history = sorted(
+            (EventRecord(None, status, at, None, event_source, actor) for status, at, event_source, actor in events),
+            key=lambda e: e.at,
         )
-        order.history.append(OrderStatusEvent(status=OrderStatus.RECEIVED, at=now, source=source, actor=self.actor))
         for new_item in new.items:
-            item = OrderItem(
-                plu=new_item.plu,
-                name=new_item.name,
-                quantity=new_item.quantity,
-                status=ItemStatus.ORDERED,
-                history=[],
-            )
-            item.history.append(_item_event(item, ItemStatus.ORDERED, now, source, self.actor, order_id=order.id))
+            item = ItemRecord(0, new_item.plu, new_item.name, new_item.quantity, ItemStatus.ORDERED)
+            item.history.append(EventRecord(None, ItemStatus.ORDERED, now, None, source, self.actor))
             order.items.append(item)
-        return order
+        return NewOrderWrites(order, events, ItemStatus.ORDERED, source, self.actor)
 
 
-def _item_event(
-    item: OrderItem,
-    status: str,
-    at: datetime,
-    source: EventSource,
-    actor: str | None,
-    order_id: str | None = None,
-) -> ItemStatusEvent:
-    return ItemStatusEvent(order_id=order_id or item.order_id, status=status, at=at, source=source, actor=actor)
+# The order a create payload names: by its id, or by the channel's (brandId, channelOrderId).
+_SAME_ORDER = select(Order.id, Order.payload_hash).where(
+    or_(
+        Order.id == bindparam("id"),
+        and_(Order.brand_id == bindparam("brand_id"), Order.channel_order_id == bindparam("channel_order_id")),
+    )
+)
 
 
-def _close_open_event(history: Sequence[EventT], now: datetime) -> EventT | None:
+def _end_stay(history: list[EventRecord], now: datetime) -> EventRecord | None:
     """End the status the stream is in, so its duration is `ended_at - at`; return the event ended."""
     for event in reversed(history):
         if event.source != EventSource.CHANNEL:
