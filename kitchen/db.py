@@ -36,8 +36,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     engine = create_async_engine(
         url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=settings.db_pool_size,
+        # A few more for a burst, closed again when returned (opening one costs a server process).
+        max_overflow=8,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args={"timeout": settings.db_pool_timeout_seconds, "command_timeout": 30},
     )

@@ -50,6 +50,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     # The largest page GET /api/orders returns, whatever `limit` asks for.
     max_page_size: int = 200
+    # Database connections one app process keeps (PostgreSQL): a request holds one from its
+    # start to its answer, so fewer than the requests in flight makes the rest queue for them.
+    db_pool_size: int = 32
     # How long a request waits for a database connection before it fails with 503.
     db_pool_timeout_seconds: float = 5.0
     # A ticket turns amber this many seconds before its pickup time, red once it is late.
@@ -73,6 +76,8 @@ class Settings:
             raise SettingsError("KITCHEN_UNDO_SECONDS must be at least 30: cooks need time to notice a mistake")
         if len(self.secret_key) < 32:
             raise SettingsError("KITCHEN_SECRET_KEY must be at least 32 characters")
+        if self.db_pool_size < 1:
+            raise SettingsError("KITCHEN_DB_POOL_SIZE must be at least 1")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -35,14 +35,20 @@ SOUP = [{"plu": "SOUP", "name": "Salmon Soup", "quantity": 1}]
 
 
 async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[Any, ...]]]:
-    """Every summary row, without ids, floats to the microsecond, sorted."""
+    """Every summary as the figures read it (the shards of a counter added up), without ids,
+    floats to the microsecond, sorted."""
     s, h, q, c = AnalyticsSample, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsCustomer
     samples = await conn.execute(select(s.measure, s.key, s.label, s.brand_id, s.created_at, s.seconds, s.second))
-    histograms = await conn.execute(
-        select(h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.second, h.count, h.total)
+    bucket = (h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.second)
+    histograms = await conn.execute(select(*bucket, func.sum(h.count), func.sum(h.total)).group_by(*bucket))
+    quarters = await conn.execute(
+        select(q.quarter, q.brand_id, func.sum(q.received), func.sum(q.ready)).group_by(q.quarter, q.brand_id)
     )
-    quarters = await conn.execute(select(q.quarter, q.brand_id, q.received, q.ready))
-    customers = await conn.execute(select(c.account, c.brand_id, c.orders, c.first_order_at, c.last_order_at))
+    customers = await conn.execute(
+        select(
+            c.account, c.brand_id, func.sum(c.orders), func.min(c.first_order_at), func.max(c.last_order_at)
+        ).group_by(c.account, c.brand_id)
+    )
 
     def rounded(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows)

@@ -73,3 +73,36 @@ def test_failed_upgrade_leaves_nothing_half_built(server_url: str | None, empty_
         migrate(empty_database)
     tables = _inspect(empty_database, _tables)
     assert tables == {"item_status_events"}, "the orders tables of the failed revision were rolled back"
+
+
+def _execute(url: str, *statements: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                results = [await conn.execute(text(statement)) for statement in statements]
+                return [result.all() if result.returns_rows else None for result in results]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_downgrading_the_summary_shards_adds_them_up(empty_database: str) -> None:
+    migrate(empty_database)
+    _execute(
+        empty_database,
+        "INSERT INTO analytics_quarter_hours (quarter, brand_id, received, ready, shard)"
+        " VALUES (1, 'b', 2, 1, 0), (1, 'b', 3, 0, 7), (2, 'b', 1, 1, 5)",
+        "INSERT INTO analytics_histograms (span, measure, period, brand_id, key, label, second, count, total, shard)"
+        " VALUES ('day', 'item_status', 9, 'b', 'ORDERED', '', 4, 2, 9.5, 0),"
+        " ('day', 'item_status', 9, 'b', 'ORDERED', '', 4, 1, 4.25, 11)",
+    )
+    migrate(empty_database, "5f0c2a9d7e11", down=True)
+    quarters, buckets = _execute(
+        empty_database,
+        "SELECT quarter, brand_id, received, ready FROM analytics_quarter_hours ORDER BY quarter",
+        "SELECT second, count, total FROM analytics_histograms",
+    )
+    assert [tuple(row) for row in quarters] == [(1, "b", 5, 1), (2, "b", 1, 1)]
+    assert [tuple(row) for row in buckets] == [(4, 3, 13.75)]

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    SmallInteger,
     SQLColumnExpression,
     String,
     Table,
@@ -51,6 +52,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,6 +71,9 @@ from kitchen.orders.models import (
 from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
 
 DAY = 86400
+# Counter rows (histogram buckets, quarter hours, customers) have this many shards each on
+# PostgreSQL, so concurrent changes seldom wait for each other's row locks; readers sum them.
+SUMMARY_SHARDS = 16
 QUARTER_HOUR = 900
 MEASURE_LENGTH = 16
 LABEL_LENGTH = 200
@@ -134,6 +139,7 @@ class AnalyticsHistogram(DefaultBase):
     key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     label: Mapped[str] = mapped_column(String(LABEL_LENGTH), primary_key=True)
     second: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
     count: Mapped[int] = mapped_column(Integer)
     total: Mapped[float] = mapped_column(Double)  # exact sum of the samples' seconds
 
@@ -145,6 +151,7 @@ class AnalyticsQuarterHour(DefaultBase):
 
     quarter: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // 900
     brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
     received: Mapped[int] = mapped_column(Integer)
     ready: Mapped[int] = mapped_column(Integer)
 
@@ -160,6 +167,7 @@ class AnalyticsCustomer(DefaultBase):
 
     account: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
     orders: Mapped[int] = mapped_column(Integer)
     first_order_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     last_order_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -13,6 +13,7 @@ statement by statement with SQLAlchemy Core.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kitchen.analytics.summaries import SummaryRows, SummaryWriter
+from kitchen.analytics.summaries import SUMMARY_SHARDS, SummaryRows, SummaryWriter
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.read import OrderRecord
 
@@ -64,24 +65,27 @@ samples AS (
                          CAST(:s_brand_id AS VARCHAR[]), CAST(:s_created_at AS TIMESTAMPTZ[]),
                          CAST(:s_seconds AS FLOAT8[]), CAST(:s_second AS INTEGER[]))
 ), histograms AS (
-    INSERT INTO analytics_histograms (span, measure, period, brand_id, key, label, second, count, total)
-    SELECT * FROM unnest(CAST(:h_span AS VARCHAR[]), CAST(:h_measure AS VARCHAR[]), CAST(:h_period AS INTEGER[]),
-                         CAST(:h_brand_id AS VARCHAR[]), CAST(:h_key AS VARCHAR[]), CAST(:h_label AS VARCHAR[]),
-                         CAST(:h_second AS INTEGER[]), CAST(:h_count AS INTEGER[]), CAST(:h_total AS FLOAT8[]))
-    ON CONFLICT (span, measure, period, brand_id, key, label, second) DO UPDATE
+    INSERT INTO analytics_histograms (span, measure, period, brand_id, key, label, second, count, total, shard)
+    SELECT *, CAST(:shard AS SMALLINT)
+    FROM unnest(CAST(:h_span AS VARCHAR[]), CAST(:h_measure AS VARCHAR[]), CAST(:h_period AS INTEGER[]),
+                CAST(:h_brand_id AS VARCHAR[]), CAST(:h_key AS VARCHAR[]), CAST(:h_label AS VARCHAR[]),
+                CAST(:h_second AS INTEGER[]), CAST(:h_count AS INTEGER[]), CAST(:h_total AS FLOAT8[]))
+    ON CONFLICT (span, measure, period, brand_id, key, label, second, shard) DO UPDATE
     SET count = analytics_histograms.count + excluded.count, total = analytics_histograms.total + excluded.total
 ), quarters AS (
-    INSERT INTO analytics_quarter_hours (quarter, brand_id, received, ready)
-    SELECT * FROM unnest(CAST(:q_quarter AS INTEGER[]), CAST(:q_brand_id AS VARCHAR[]),
-                         CAST(:q_received AS INTEGER[]), CAST(:q_ready AS INTEGER[]))
-    ON CONFLICT (quarter, brand_id) DO UPDATE
+    INSERT INTO analytics_quarter_hours (quarter, brand_id, received, ready, shard)
+    SELECT *, CAST(:shard AS SMALLINT)
+    FROM unnest(CAST(:q_quarter AS INTEGER[]), CAST(:q_brand_id AS VARCHAR[]),
+                CAST(:q_received AS INTEGER[]), CAST(:q_ready AS INTEGER[]))
+    ON CONFLICT (quarter, brand_id, shard) DO UPDATE
     SET received = analytics_quarter_hours.received + excluded.received,
         ready = analytics_quarter_hours.ready + excluded.ready
 ), customers AS (
-    INSERT INTO analytics_customers (account, brand_id, orders, first_order_at, last_order_at)
-    SELECT * FROM unnest(CAST(:c_account AS VARCHAR[]), CAST(:c_brand_id AS VARCHAR[]), CAST(:c_orders AS INTEGER[]),
-                         CAST(:c_first_order_at AS TIMESTAMPTZ[]), CAST(:c_last_order_at AS TIMESTAMPTZ[]))
-    ON CONFLICT (account, brand_id) DO UPDATE
+    INSERT INTO analytics_customers (account, brand_id, orders, first_order_at, last_order_at, shard)
+    SELECT *, CAST(:shard AS SMALLINT)
+    FROM unnest(CAST(:c_account AS VARCHAR[]), CAST(:c_brand_id AS VARCHAR[]), CAST(:c_orders AS INTEGER[]),
+                CAST(:c_first_order_at AS TIMESTAMPTZ[]), CAST(:c_last_order_at AS TIMESTAMPTZ[]))
+    ON CONFLICT (account, brand_id, shard) DO UPDATE
     SET orders = analytics_customers.orders + excluded.orders,
         first_order_at = LEAST(analytics_customers.first_order_at, excluded.first_order_at),
         last_order_at = GREATEST(analytics_customers.last_order_at, excluded.last_order_at)
@@ -148,8 +152,13 @@ SELECT items.id, items.plu, {_NOTIFY_SQL} FROM items
 )
 
 
-def _summary_arrays(rows: SummaryRows) -> dict[str, list[Any]]:
-    """The summary rows as one array per column, named as in `_SUMMARIES_SQL`."""
+def _summary_arrays(rows: SummaryRows) -> dict[str, Any]:
+    """The summary rows as one array per column, named as in `_SUMMARIES_SQL`, and a shard.
+
+    Concurrent changes often add to the same counters (this quarter hour of a brand, a popular
+    duration's bucket); each would wait for the row lock of the one before it until that one has
+    committed. A random shard per change spreads them over `SUMMARY_SHARDS` rows per counter.
+    """
     columns = {
         "s": (rows.samples, ("measure", "key", "label", "brand_id", "created_at", "seconds", "second")),
         "h": (
@@ -159,11 +168,12 @@ def _summary_arrays(rows: SummaryRows) -> dict[str, list[Any]]:
         "q": (rows.quarters, ("quarter", "brand_id", "received", "ready")),
         "c": (rows.customers, ("account", "brand_id", "orders", "first_order_at", "last_order_at")),
     }
-    return {
+    arrays: dict[str, Any] = {
         f"{prefix}_{name}": [row[name] for row in table_rows]
         for prefix, (table_rows, names) in columns.items()
         for name in names
     }
+    return arrays | {"shard": random.randrange(SUMMARY_SHARDS)}
 
 
 def _notice_params(notice: Notice | None) -> dict[str, Any]:
