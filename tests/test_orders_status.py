@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FakeClock
@@ -261,6 +262,33 @@ async def test_fifty_concurrent_changes_to_one_order_lose_nothing(client: httpx.
     order_history = statuses(final["statusHistory"])
     assert order_history[-1] == final["status"]
     assert len(order_history) == len(set(order_history)), "no duplicated order transitions"
+
+
+async def test_a_change_that_waited_for_the_lock_plans_on_what_the_holder_committed(
+    client: httpx.AsyncClient, engine: AsyncEngine, server_url: str | None
+) -> None:
+    """PostgreSQL reads the order in the statement that locks it, from a snapshot taken before the
+    lock was granted; a change that committed meanwhile must be seen, not planned over."""
+    if server_url is None:
+        pytest.skip("SQLite takes its write lock before reading; this race is PostgreSQL's")
+    order = await create_order(client)
+    order_id = {"id": order["id"]}
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT id FROM orders WHERE id = :id FOR UPDATE"), order_id)
+        waiting = asyncio.create_task(set_item(client, order["id"], "BB-1", "PREPARING"))
+        await asyncio.sleep(0.5)  # the request is now waiting for the lock
+        assert not waiting.done()
+        # What another change does meanwhile: it starts BB-1 (and bumps the version, as every change does).
+        await holder.execute(
+            text("UPDATE order_items SET status = 'PREPARING' WHERE order_id = :id AND plu = 'BB-1'"), order_id
+        )
+        await holder.execute(text("UPDATE orders SET version = version + 1 WHERE id = :id"), order_id)
+        await holder.commit()
+    response = await waiting
+    assert response.status_code == 200
+    # Planned on the committed state, BB-1 was already PREPARING: a repeat, so nothing written.
+    assert statuses(item(response.json(), "BB-1")["statusHistory"]) == ["ORDERED"]
+    assert item(response.json(), "BB-1")["status"] == "PREPARING"
 
 
 async def test_concurrent_identical_changes_write_one_row(client: httpx.AsyncClient, engine: AsyncEngine) -> None:

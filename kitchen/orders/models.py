@@ -61,8 +61,8 @@ class Order(DefaultBase, AuditColumns):
     pickup_time: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     channel_created_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
-    # Bumped by every status change: the first write of a change, so it takes the row lock
-    # (PostgreSQL) or the write lock (SQLite) before anything is read.
+    # Bumped by every status change; a change that finds it moved while it waited for the
+    # order's lock reads the order again (orders/read.py).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     # sha256 of the create payload as received: tells a retried POST from a conflicting one.
     payload_hash: Mapped[str] = mapped_column(String(64))

@@ -9,12 +9,12 @@ UNION), and the records are what the service changes and the API shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, union_all, update
+from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
@@ -92,14 +92,13 @@ _ORDER_COLUMNS = (
 
 ORDER_ROW = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
 
-# The first write of every status change: bumping the version takes the order's row lock
-# (PostgreSQL) or the database write lock (SQLite) before anything is read, so concurrent changes
-# of one order run one after another, each on fresh data. `updated_at` keeps its value: without
-# it, the column's onupdate would stamp the wall clock.
-LOCK_ORDER = (
+# SQLite locks the whole database for writing, and a transaction takes that lock with its first
+# write: this UPDATE changes nothing (`updated_at` is named so its onupdate does not fire) but
+# makes concurrent changes run one after another, each reading what the one before committed.
+LOCK_ORDER_SQLITE = (
     update(Order)
     .where(Order.id == bindparam("order_id"))
-    .values(version=Order.version + 1, updated_at=Order.updated_at)
+    .values(version=Order.version, updated_at=Order.updated_at)
     .returning(*_ORDER_COLUMNS)
 )
 
@@ -151,38 +150,65 @@ _parts = union_all(
 # Items in the order they were sent; each history oldest first (ties keep the order they were written).
 ORDER_PARTS = select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
 
+# PostgreSQL locks the order's row (FOR UPDATE) and reads the order whole in the same statement.
+# The items and history come from the statement's snapshot, taken before the lock was granted:
+# if a change of this order committed in between, the locked row's version (the newest) differs
+# from the snapshot's, and the parts are read again (every change bumps the version).
+_locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
+_seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
+LOCK_AND_READ_POSTGRES = (
+    select(*_locked.c, _seen_version.label("seen_version"), *_parts.c)
+    .select_from(_locked.outerjoin(_parts, true()))
+    .order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
+)
+_ORDER_WIDTH = len(_ORDER_COLUMNS)
+
 
 def order_record(row: Sequence[Any]) -> OrderRecord:
     """An order's row (the columns of `ORDER_ROW`, in order) without its items and history yet."""
     return OrderRecord(*row)
 
 
-async def read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
-    """Fill in the order's items and both history streams."""
+def _add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
+    """Fill in the order's items and both history streams from rows of `ORDER_PARTS`."""
     items: dict[int, ItemRecord] = {}
-    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor in await conn.execute(
-        ORDER_PARTS, {"order_id": order.id}
-    ):
+    order.history = []
+    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor in rows:
         if kind == ITEM:
             items[row_id] = ItemRecord(row_id, plu, name, quantity, status)
         elif kind == ORDER_EVENT:
             order.history.append(EventRecord(row_id, status, at, ended_at, source, actor))
-        else:
+        elif kind == ITEM_EVENT:
             items[item_id].history.append(EventRecord(row_id, status, at, ended_at, source, actor))
     order.items = list(items.values())
     return order
 
 
+async def _read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
+    return _add_parts(order, await conn.execute(ORDER_PARTS, {"order_id": order.id}))
+
+
 async def read_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
     """The whole order, or None when there is no such order."""
     row = (await conn.execute(ORDER_ROW, {"order_id": order_id})).first()
-    return None if row is None else await read_parts(conn, order_record(row))
+    return None if row is None else await _read_parts(conn, order_record(row))
 
 
 async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
-    """Lock the order for a change (its version goes up by one) and read it whole, or None."""
-    row = (await conn.execute(LOCK_ORDER, {"order_id": order_id})).first()
-    return None if row is None else await read_parts(conn, order_record(row))
+    """Lock the order for a change and read it whole, as the last change left it; None if unknown.
+
+    Until the transaction ends, no other change of this order can lock it.
+    """
+    if conn.dialect.name != "postgresql":
+        row = (await conn.execute(LOCK_ORDER_SQLITE, {"order_id": order_id})).first()
+        return None if row is None else await _read_parts(conn, order_record(row))
+    rows = (await conn.execute(LOCK_AND_READ_POSTGRES, {"order_id": order_id})).all()
+    if not rows:
+        return None
+    order = order_record(rows[0][:_ORDER_WIDTH])
+    if rows[0][_ORDER_WIDTH] != order.version:
+        return await _read_parts(conn, order)  # another change committed while we waited for the lock
+    return _add_parts(order, (row[_ORDER_WIDTH + 1 :] for row in rows))
 
 
 class EventFields(Protocol):

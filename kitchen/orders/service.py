@@ -290,8 +290,8 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
     ) -> OrderRecord:
         now = self.clock()
         conn = await self._connection()
-        # Lock first (the version bump), then read: concurrent changes of one order run one after
-        # another, each planned on what the one before it committed.
+        # Lock and read: concurrent changes of one order run one after another, each planned on
+        # what the one before it committed.
         order = await read.lock_order(conn, order_id)
         if order is None:
             await self.session.rollback()
@@ -308,7 +308,6 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if plan.is_noop:
             # A repeat of a status the order already has: write nothing, not even the version.
             await self.session.rollback()
-            order.version -= 1
             return order
 
         writes = StatusWrites(
@@ -339,6 +338,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         # Stamped after planning: undo reads when and where the previous change was made.
         order.updated_at = now
         order.last_change_source = source
+        order.version += 1  # every change bumps it (see read.lock_order)
         change = OrderChanged(order.id, order.brand_id, "status", order.status)
         await write_status_change(conn, writes, summaries, self._notice(change))
         await self._commit(change)

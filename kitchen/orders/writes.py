@@ -114,7 +114,8 @@ WITH changed_items AS (
     INSERT INTO order_status_events (order_id, status, at, source, actor)
     SELECT :order_id, :order_status, :now, :source, :actor WHERE CAST(:order_entered AS BOOLEAN)
 ), changed_order AS (
-    UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source WHERE id = :order_id
+    UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source, version = version + 1
+    WHERE id = :order_id
 ), {_SUMMARIES_SQL}
 SELECT {_NOTIFY_SQL}
 """
@@ -277,7 +278,7 @@ async def _portable_status_change(conn: AsyncConnection, writes: StatusWrites, s
     await conn.execute(
         update(Order)
         .where(Order.id == writes.order_id)
-        .values(status=writes.order_status, updated_at=now, last_change_source=source)
+        .values(status=writes.order_status, updated_at=now, last_change_source=source, version=Order.version + 1)
     )
     await summaries.write(conn)
 
