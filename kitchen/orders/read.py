@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, bindparam, cast, literal_column, null, select, true, union_all, update
+from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
@@ -154,14 +154,22 @@ ORDER_PARTS = select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
 # The items and history come from the statement's snapshot, taken before the lock was granted:
 # if a change of this order committed in between, the locked row's version (the newest) differs
 # from the snapshot's, and the parts are read again (every change bumps the version).
+#
+# It also switches this transaction to generic plans. PostgreSQL plans a prepared statement anew
+# for each execution while it estimates that a plan for any parameters would cost more, and its
+# estimate of `unnest` over an array parameter always says so: the change's one write statement
+# (writes.py) was planned every time, which cost as much CPU as running it (0.38 ms of
+# PostgreSQL CPU per change, measured). `set_config(..., true)` lasts until the transaction ends.
 _locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
 _seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
+_generic_plans = func.set_config("plan_cache_mode", "force_generic_plan", true())
 LOCK_AND_READ_POSTGRES = (
-    select(*_locked.c, _seen_version.label("seen_version"), *_parts.c)
+    select(*_locked.c, _seen_version.label("seen_version"), _generic_plans.label("plans"), *_parts.c)
     .select_from(_locked.outerjoin(_parts, true()))
     .order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
 )
 _ORDER_WIDTH = len(_ORDER_COLUMNS)
+_PARTS_START = _ORDER_WIDTH + 2  # after seen_version and plans
 
 
 def order_record(row: Sequence[Any]) -> OrderRecord:
@@ -208,7 +216,7 @@ async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None
     order = order_record(rows[0][:_ORDER_WIDTH])
     if rows[0][_ORDER_WIDTH] != order.version:
         return await _read_parts(conn, order)  # another change committed while we waited for the lock
-    return _add_parts(order, (row[_ORDER_WIDTH + 1 :] for row in rows))
+    return _add_parts(order, (row[_PARTS_START:] for row in rows))
 
 
 class EventFields(Protocol):
