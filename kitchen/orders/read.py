@@ -150,21 +150,23 @@ _parts = union_all(
 # Items in the order they were sent; each history oldest first (ties keep the order they were written).
 ORDER_PARTS = select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
 
+# PostgreSQL plans a prepared statement anew for each execution while it estimates that a plan
+# for any parameters would cost more, and its estimate of `unnest` over an array parameter always
+# says so: the one write statement of a change or a new order (writes.py) was planned every
+# time, which cost as much CPU as running it (0.38 ms of PostgreSQL CPU per change, measured).
+# The statement that opens such a transaction selects this too; it lasts until the transaction ends.
+GENERIC_PLANS = func.set_config("plan_cache_mode", "force_generic_plan", true())
+
 # PostgreSQL locks the order's row (FOR UPDATE) and reads the order whole in the same statement.
 # The items and history come from the statement's snapshot, taken before the lock was granted:
 # if a change of this order committed in between, the locked row's version (the newest) differs
 # from the snapshot's, and the parts are read again (every change bumps the version).
 #
-# It also switches this transaction to generic plans. PostgreSQL plans a prepared statement anew
-# for each execution while it estimates that a plan for any parameters would cost more, and its
-# estimate of `unnest` over an array parameter always says so: the change's one write statement
-# (writes.py) was planned every time, which cost as much CPU as running it (0.38 ms of
-# PostgreSQL CPU per change, measured). `set_config(..., true)` lasts until the transaction ends.
+# It also switches this transaction to generic plans (GENERIC_PLANS).
 _locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
 _seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
-_generic_plans = func.set_config("plan_cache_mode", "force_generic_plan", true())
 LOCK_AND_READ_POSTGRES = (
-    select(*_locked.c, _seen_version.label("seen_version"), _generic_plans.label("plans"), *_parts.c)
+    select(*_locked.c, _seen_version.label("seen_version"), GENERIC_PLANS.label("plans"), *_parts.c)
     .select_from(_locked.outerjoin(_parts, true()))
     .order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
 )

@@ -16,7 +16,7 @@ import msgspec
 import uuid_utils
 from advanced_alchemy.extensions.litestar import repository, service
 from advanced_alchemy.filters import CollectionFilter, LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, literal_column, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -355,12 +355,15 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def _find_same(self, new: NewOrder, payload_hash: str) -> OrderRecord | None:
         """The order a retry of `new` stored before, or None; other content is a conflict."""
-        found = (
-            await (await self._connection()).execute(
-                _SAME_ORDER,
-                {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id},
+        conn = await self._connection()
+        statement = _SAME_ORDER_POSTGRES if conn.dialect.name == "postgresql" else _SAME_ORDER
+        found = [
+            (order_id, stored_hash)
+            for order_id, stored_hash, *_ in await conn.execute(
+                statement, {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id}
             )
-        ).all()
+            if order_id is not None
+        ]
         if len(found) > 1:
             # The id names one order and the channel's order id another.
             raise DuplicateOrderConflict(new.id or new.channel_order_id)
@@ -424,6 +427,14 @@ _SAME_ORDER = select(Order.id, Order.payload_hash).where(
         Order.id == bindparam("id"),
         and_(Order.brand_id == bindparam("brand_id"), Order.channel_order_id == bindparam("channel_order_id")),
     )
+)
+# On PostgreSQL the same look-up also switches the transaction to generic plans for the new
+# order's write statement (see read.GENERIC_PLANS); it answers one row even when nothing matches
+# (with NULLs), so that set_config always runs.
+_same = _SAME_ORDER.subquery("same")
+_one = select(literal_column("1").label("one")).subquery("one")
+_SAME_ORDER_POSTGRES = select(_same.c.id, _same.c.payload_hash, read.GENERIC_PLANS).select_from(
+    _one.outerjoin(_same, true())
 )
 
 
