@@ -412,6 +412,26 @@ def start_server(args: argparse.Namespace, host: str, port: int) -> subprocess.P
     return proc
 
 
+def _psql(args: argparse.Namespace, database: str, *sql: str) -> str:
+    command = ["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user, "-d", database, "-Atq"]
+    for statement in sql:
+        command += ["-c", statement]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def autovacuum_on(args: argparse.Namespace) -> bool:
+    return _psql(args, args.db_name, "SHOW autovacuum") == "on"
+
+
+def vacuum_database(args: argparse.Namespace) -> None:
+    """Clean up the dead row versions earlier runs left, as autovacuum does on a production server.
+
+    Each change updates a few hot rows (summary counters, history rows' ended_at); without vacuum
+    their dead versions pile up and every later run pays for the earlier ones.
+    """
+    _psql(args, args.db_name, "VACUUM (ANALYZE)")
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -539,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--pg-user", default="postgres")
     server.add_argument("--source", type=Path, help="run the kitchen package in this directory, not the work tree's")
     server.add_argument("--server-log", default="/tmp/kitchen-bench-server.log")
+    server.add_argument(
+        "--vacuum",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="VACUUM ANALYZE the database before each measured run: auto = when the server's autovacuum is off",
+    )
     args = parser.parse_args(argv)
 
     host, port = loopback(args.url)
@@ -552,6 +578,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--pg-host must be a loopback address")
 
     proc = start_server(args, host, port) if args.start_server else None
+    vacuum = args.vacuum == "always" or (args.vacuum == "auto" and args.start_server and not autovacuum_on(args))
+    if vacuum:
+        print(
+            f"# the server's autovacuum is off: VACUUM ANALYZE {args.db_name} before each measured run,"
+            " as autovacuum would between them",
+            flush=True,
+        )
     Client.api_key = args.api_key
     server_pid = proc.pid if proc else args.server_pid
     url = f"http://{host}:{port}"
@@ -587,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
             results = []
             for mode in MODES:
                 count = {"get": args.get_orders, "post": 0, "patch": args.patch_orders}[mode]
+                if vacuum:
+                    vacuum_database(args)
                 result = run_wrk(url, mode, prefix, count, args, args.duration, server_pid)
                 results.append(result)
             check(host, port, results, patch_ids)
