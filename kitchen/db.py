@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
-from sqlalchemy import event, exc
+from sqlalchemy import Dialect, Executable, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -82,3 +85,42 @@ def create_db_config(settings: Settings, engine: AsyncEngine | None = None) -> S
             compare_type=True,
         ),
     )
+
+
+class DriverStatement:
+    """A prebuilt statement of a hot path that, on PostgreSQL, runs on the asyncpg connection itself.
+
+    SQLAlchemy's execution layer (execution context, result and type processing, the greenlet
+    bridge) costs about as much CPU per statement as asyncpg's whole round trip: 0.06 ms, measured.
+    A status change runs a handful of statements and one worker has to serve hundreds a second,
+    so its statements skip that layer. They run in the transaction SQLAlchemy has begun, and are
+    committed or rolled back with it; asyncpg already returns what SQLAlchemy's types would
+    (aware UTC datetimes, ints, strings). Outside a transaction (the first statement of a session),
+    and on any other database, they run through SQLAlchemy, which begins one.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        if self._compiled is None:
+            assert isinstance(self.statement, ClauseElement)
+            compiled = self.statement.compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
+            self._compiled = (compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+        return self._compiled
+
+    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        if conn.dialect.name == "postgresql":
+            driver = (await conn.get_raw_connection()).driver_connection
+            if driver is not None and driver.is_in_transaction():
+                sql, names, defaults = self._compile(conn.dialect)
+                values = defaults | dict(params)
+                try:
+                    records: Sequence[Sequence[Any]] = await driver.fetch(sql, *[values[name] for name in names])
+                except Exception as error:
+                    # Callers handle SQLAlchemy's errors (the driver's error is kept as `.orig`).
+                    raise exc.DBAPIError.instance(sql, None, error, Exception, dialect=conn.dialect) from error
+                return records
+        return (await conn.execute(self.statement, params)).all()

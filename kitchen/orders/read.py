@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kitchen.db import DriverStatement
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.schemas import Customer, DeliveryAddress, HistoryEntry, ItemView, OrderView
 
@@ -165,7 +166,7 @@ GENERIC_PLANS = func.set_config("plan_cache_mode", "force_generic_plan", true())
 # It also switches this transaction to generic plans (GENERIC_PLANS).
 _locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
 _seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
-LOCK_AND_READ_POSTGRES = (
+LOCK_AND_READ_POSTGRES = DriverStatement(
     select(*_locked.c, _seen_version.label("seen_version"), GENERIC_PLANS.label("plans"), *_parts.c)
     .select_from(_locked.outerjoin(_parts, true()))
     .order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
@@ -212,7 +213,7 @@ async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None
     if conn.dialect.name != "postgresql":
         row = (await conn.execute(LOCK_ORDER_SQLITE, {"order_id": order_id})).first()
         return None if row is None else await _read_parts(conn, order_record(row))
-    rows = (await conn.execute(LOCK_AND_READ_POSTGRES, {"order_id": order_id})).all()
+    rows = await LOCK_AND_READ_POSTGRES.rows(conn, {"order_id": order_id})
     if not rows:
         return None
     order = order_record(rows[0][:_ORDER_WIDTH])

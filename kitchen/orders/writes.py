@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.analytics.summaries import SUMMARY_SHARDS, SummaryRows, SummaryWriter
+from kitchen.db import DriverStatement
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.read import OrderRecord
 
@@ -94,8 +95,9 @@ samples AS (
 # The NOTIFY is called once (an uncorrelated subquery) and only when asked for.
 _NOTIFY_SQL = "(SELECT pg_notify(:channel, :message) WHERE CAST(:notify AS BOOLEAN))"
 
-_PG_STATUS_CHANGE = text(
-    f"""
+_PG_STATUS_CHANGE = DriverStatement(
+    text(
+        f"""
 WITH changed_items AS (
     UPDATE order_items SET status = changed.status
     FROM unnest(CAST(:item_ids AS BIGINT[]), CAST(:item_statuses AS VARCHAR[])) AS changed(id, status)
@@ -119,6 +121,7 @@ WITH changed_items AS (
 ), {_SUMMARIES_SQL}
 SELECT {_NOTIFY_SQL}
 """
+    )
 )
 
 _PG_NEW_ORDER = text(
@@ -185,8 +188,8 @@ def _notice_params(notice: Notice | None) -> dict[str, Any]:
 async def _pg_status_change(
     conn: AsyncConnection, writes: StatusWrites, summaries: SummaryRows, notice: Notice | None
 ) -> None:
-    await conn.execute(
-        _PG_STATUS_CHANGE,
+    await _PG_STATUS_CHANGE.rows(
+        conn,
         {
             "order_id": writes.order_id,
             "now": writes.now,
