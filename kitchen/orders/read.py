@@ -4,7 +4,8 @@ GET, PATCH and POST all answer with the whole order, and one worker has to serve
 a second: building ORM objects (identity map, relationship bookkeeping) and building statements
 anew on every request cost more than the queries themselves. So an order is read with two
 statements made once at import (the order's row, then its items and both history streams in one
-UNION), and the records are what the service changes and the API shows.
+UNION), and the records are what the service changes and the API shows. A change locks and reads
+the order in one statement on PostgreSQL (`lock_order`).
 """
 
 from __future__ import annotations
