@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
+from kitchen.analytics.fold import ShardFolder
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
 from kitchen.auth.guards import API_KEY_HELP, principal_of
@@ -56,6 +57,7 @@ def create_app(
     renderer = BoardRenderer(settings, clock)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     hub = BoardHub(channels, sessions, renderer)
+    folder = ShardFolder(engine, clock)
 
     async def provide_orders(
         db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
@@ -102,9 +104,9 @@ def create_app(
             "sign_in_throttle": constant(Throttle()),
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
-        on_startup=[settle_garbage_collector, hub.start],
+        on_startup=[settle_garbage_collector, hub.start, folder.start],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
-        on_shutdown=[hub.stop, engine.dispose],
+        on_shutdown=[folder.stop, hub.stop, engine.dispose],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[security_headers_middleware],
         csrf_config=CSRFConfig(

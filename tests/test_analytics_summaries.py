@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from kitchen.analytics.fold import fold_shards
 from kitchen.analytics.summaries import (
     AnalyticsCustomer,
     AnalyticsHistogram,
@@ -220,3 +221,29 @@ async def test_figures_over_months_days_and_loose_ends_follow_a_known_timeline(
         ("BB-2", 4, 300.0),
         ("BB-3", 4, 300.0),
     }
+
+
+async def _unfolded(engine: AsyncEngine) -> int:
+    """Counter rows in a shard other than 0."""
+    count = 0
+    async with engine.connect() as conn:
+        for table in (AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsCustomer):
+            count += (await conn.execute(select(func.count()).select_from(table).where(table.shard != 0))).scalar_one()
+    return count
+
+
+async def test_folding_the_shards_keeps_every_figure(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine, server_url: str | None
+) -> None:
+    if server_url is None:
+        pytest.skip("SQLite writes every counter to shard 0; shards are PostgreSQL's")
+    await kitchen_day(client, clock)
+    before = await summary_rows(engine)
+    # A change picks one of 16 shards at random: dozens of counter rows all in shard 0 would be a bug.
+    assert await _unfolded(engine) > 0
+
+    async with engine.connect() as conn:
+        assert await fold_shards(conn, clock.now)
+
+    assert await _unfolded(engine) == 0
+    assert await summary_rows(engine) == before

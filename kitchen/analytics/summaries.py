@@ -73,7 +73,8 @@ from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
 
 DAY = 86400
 # Counter rows (histogram buckets, quarter hours, customers) have this many shards each on
-# PostgreSQL, so concurrent changes seldom wait for each other's row locks; readers sum them.
+# PostgreSQL, so concurrent changes seldom wait for each other's row locks; readers sum them,
+# and fold.py folds them back into shard 0 every few minutes.
 SUMMARY_SHARDS = 16
 QUARTER_HOUR = 900
 MEASURE_LENGTH = 16
