@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
@@ -92,11 +93,13 @@ class DriverStatement:
 
     SQLAlchemy's execution layer (execution context, result and type processing, the greenlet
     bridge) costs about as much CPU per statement as asyncpg's whole round trip: 0.06 ms, measured.
-    A status change runs a handful of statements and one worker has to serve hundreds a second,
-    so its statements skip that layer. They run in the transaction SQLAlchemy has begun, and are
-    committed or rolled back with it; asyncpg already returns what SQLAlchemy's types would
-    (aware UTC datetimes, ints, strings). Outside a transaction (the first statement of a session),
-    and on any other database, they run through SQLAlchemy, which begins one.
+    One worker has to serve hundreds of order reads and changes a second, so their statements
+    skip that layer. They run in the transaction SQLAlchemy has begun (the API key's look-up begins
+    it), and are committed or rolled back with it; asyncpg already returns what SQLAlchemy's types
+    would (aware UTC datetimes, ints, strings), and its errors are raised as SQLAlchemy's
+    (`IntegrityError` for a constraint, `DBAPIError` otherwise, the driver's error as `.orig`).
+    Outside a transaction (the first statement of a session), and on any other database, they run
+    through SQLAlchemy, which begins one.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -119,8 +122,10 @@ class DriverStatement:
                 values = defaults | dict(params)
                 try:
                     records: Sequence[Sequence[Any]] = await driver.fetch(sql, *[values[name] for name in names])
-                except Exception as error:
+                except asyncpg.IntegrityConstraintViolationError as error:
                     # Callers handle SQLAlchemy's errors (the driver's error is kept as `.orig`).
+                    raise exc.IntegrityError(sql, None, error) from error
+                except Exception as error:
                     raise exc.DBAPIError.instance(sql, None, error, Exception, dialect=conn.dialect) from error
                 return records
         return (await conn.execute(self.statement, params)).all()

@@ -92,7 +92,7 @@ _ORDER_COLUMNS = (
     Order.updated_at,
 )
 
-ORDER_ROW = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
+ORDER_ROW = DriverStatement(select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")))
 
 # SQLite locks the whole database for writing, and a transaction takes that lock with its first
 # write: this UPDATE changes nothing (`updated_at` is named so its onupdate does not fire) but
@@ -150,7 +150,7 @@ _parts = union_all(
     ).where(ItemStatusEvent.order_id == bindparam("order_id")),
 ).subquery()
 # Items in the order they were sent; each history oldest first (ties keep the order they were written).
-ORDER_PARTS = select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
+ORDER_PARTS = DriverStatement(select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id))
 
 # PostgreSQL plans a prepared statement anew for each execution while it estimates that a plan
 # for any parameters would cost more, and its estimate of `unnest` over an array parameter always
@@ -197,13 +197,13 @@ def _add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord
 
 
 async def _read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
-    return _add_parts(order, await conn.execute(ORDER_PARTS, {"order_id": order.id}))
+    return _add_parts(order, await ORDER_PARTS.rows(conn, {"order_id": order.id}))
 
 
 async def read_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
     """The whole order, or None when there is no such order."""
-    row = (await conn.execute(ORDER_ROW, {"order_id": order_id})).first()
-    return None if row is None else await _read_parts(conn, order_record(row))
+    rows = await ORDER_ROW.rows(conn, {"order_id": order_id})
+    return await _read_parts(conn, order_record(rows[0])) if rows else None
 
 
 async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:

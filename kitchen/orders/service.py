@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.analytics.summaries import SummaryWriter
+from kitchen.db import DriverStatement
 from kitchen.orders import read
 from kitchen.orders.models import EventSource, Order, OrderItem
 from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
@@ -359,8 +360,8 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         statement = _SAME_ORDER_POSTGRES if conn.dialect.name == "postgresql" else _SAME_ORDER
         found = [
             (order_id, stored_hash)
-            for order_id, stored_hash, *_ in await conn.execute(
-                statement, {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id}
+            for order_id, stored_hash, *_ in await statement.rows(
+                conn, {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id}
             )
             if order_id is not None
         ]
@@ -422,19 +423,20 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
 
 # The order a create payload names: by its id, or by the channel's (brandId, channelOrderId).
-_SAME_ORDER = select(Order.id, Order.payload_hash).where(
+_same_order = select(Order.id, Order.payload_hash).where(
     or_(
         Order.id == bindparam("id"),
         and_(Order.brand_id == bindparam("brand_id"), Order.channel_order_id == bindparam("channel_order_id")),
     )
 )
+_SAME_ORDER = DriverStatement(_same_order)
 # On PostgreSQL the same look-up also switches the transaction to generic plans for the new
 # order's write statement (see read.GENERIC_PLANS); it answers one row even when nothing matches
 # (with NULLs), so that set_config always runs.
-_same = _SAME_ORDER.subquery("same")
+_same = _same_order.subquery("same")
 _one = select(literal_column("1").label("one")).subquery("one")
-_SAME_ORDER_POSTGRES = select(_same.c.id, _same.c.payload_hash, read.GENERIC_PLANS).select_from(
-    _one.outerjoin(_same, true())
+_SAME_ORDER_POSTGRES = DriverStatement(
+    select(_same.c.id, _same.c.payload_hash, read.GENERIC_PLANS).select_from(_one.outerjoin(_same, true()))
 )
 
 

@@ -124,8 +124,9 @@ SELECT {_NOTIFY_SQL}
     )
 )
 
-_PG_NEW_ORDER = text(
-    f"""
+_PG_NEW_ORDER = DriverStatement(
+    text(
+        f"""
 WITH new_order AS (
     INSERT INTO orders (id, account, brand_id, channel_order_id, customer_name, customer_phone, delivery_street,
                         delivery_city, delivery_postal_code, pickup_time, channel_created_at, status, version,
@@ -153,6 +154,7 @@ WITH new_order AS (
 ), {_SUMMARIES_SQL}
 SELECT items.id, items.plu, {_NOTIFY_SQL} FROM items
 """
+    )
 )
 
 
@@ -211,8 +213,8 @@ async def _pg_new_order(
     conn: AsyncConnection, new: NewOrderWrites, summaries: SummaryRows, notice: Notice | None
 ) -> dict[str, int]:
     order = new.order
-    result = await conn.execute(
-        _PG_NEW_ORDER,
+    result = await _PG_NEW_ORDER.rows(
+        conn,
         {
             "order_id": order.id,
             "account": order.account,
