@@ -21,7 +21,7 @@ from kitchen.analytics.api import AnalyticsController
 from kitchen.analytics.fold import ShardFolder
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
-from kitchen.auth.guards import API_KEY_HELP, principal_of
+from kitchen.auth.guards import API_KEY_HELP, known_principal
 from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
@@ -59,10 +59,9 @@ def create_app(
     hub = BoardHub(channels, sessions, renderer)
     folder = ShardFolder(engine, clock)
 
-    async def provide_orders(
-        db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
-    ) -> OrderService:
-        principal = await principal_of(request)
+    def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
+        # Every route that changes orders has a guard, which has looked the caller up already.
+        principal = known_principal(request)
         actor = principal.actor if principal else None
         return OrderService(db_session, clock=clock, feed=feed, actor=actor)
 
@@ -93,7 +92,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={
-            "orders": Provide(provide_orders),
+            "orders": Provide(provide_orders, sync_to_thread=False),
             "analytics": Provide(provide_analytics, sync_to_thread=False),
             "brand_service": Provide(provide_brand_service, sync_to_thread=False),
             "credentials": Provide(provide_credentials, sync_to_thread=False),

@@ -77,6 +77,12 @@ async def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     return principal
 
 
+def known_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The caller a guard of this request has looked up (None if no guard ran or nobody is signed in)."""
+    principal: Principal | None = connection.state.get("principal")
+    return principal
+
+
 async def api_client(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal = await principal_of(connection)
     if principal is None or principal.kind != "api-key":
