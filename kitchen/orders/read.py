@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, true, union_all, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.db import DriverStatement
@@ -92,7 +93,7 @@ _ORDER_COLUMNS = (
     Order.updated_at,
 )
 
-ORDER_ROW = DriverStatement(select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")))
+ORDER_ROW = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
 
 # SQLite locks the whole database for writing, and a transaction takes that lock with its first
 # write: this UPDATE changes nothing (`updated_at` is named so its onupdate does not fire) but
@@ -159,21 +160,26 @@ ORDER_PARTS = DriverStatement(select(_parts).order_by(_parts.c.kind, _parts.c.at
 # The statement that opens such a transaction selects this too; it lasts until the transaction ends.
 GENERIC_PLANS = func.set_config("plan_cache_mode", "force_generic_plan", true())
 
-# PostgreSQL locks the order's row (FOR UPDATE) and reads the order whole in the same statement.
-# The items and history come from the statement's snapshot, taken before the lock was granted:
-# if a change of this order committed in between, the locked row's version (the newest) differs
-# from the snapshot's, and the parts are read again (every change bumps the version).
-#
-# It also switches this transaction to generic plans (GENERIC_PLANS).
+# On PostgreSQL an order is read whole in one statement: its row, and its parts as one array per
+# column (one row to send and decode, the order's columns once; a join repeated them per part).
+_ordering = (_parts.c.kind, _parts.c.at, _parts.c.id)
+_part_arrays = select(*(func.array_agg(aggregate_order_by(column, *_ordering)) for column in _parts.c)).subquery()
+_row = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).cte("order_row")
+READ_ORDER_POSTGRES = DriverStatement(select(*_row.c, *_part_arrays.c).select_from(_row.join(_part_arrays, true())))
+
+# A change locks the order's row (FOR UPDATE) in the same statement. The parts come from the
+# statement's snapshot, taken before the lock was granted: if a change of this order committed
+# in between, the locked row's version (the newest) differs from the snapshot's, and the parts
+# are read again (every change bumps the version). It also switches this transaction to
+# generic plans (GENERIC_PLANS).
 _locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
 _seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
 LOCK_AND_READ_POSTGRES = DriverStatement(
-    select(*_locked.c, _seen_version.label("seen_version"), GENERIC_PLANS.label("plans"), *_parts.c)
-    .select_from(_locked.outerjoin(_parts, true()))
-    .order_by(_parts.c.kind, _parts.c.at, _parts.c.id)
+    select(*_locked.c, _seen_version.label("seen_version"), GENERIC_PLANS.label("plans"), *_part_arrays.c).select_from(
+        _locked.join(_part_arrays, true())
+    )
 )
 _ORDER_WIDTH = len(_ORDER_COLUMNS)
-_PARTS_START = _ORDER_WIDTH + 2  # after seen_version and plans
 
 
 def order_record(row: Sequence[Any]) -> OrderRecord:
@@ -200,10 +206,20 @@ async def _read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
     return _add_parts(order, await ORDER_PARTS.rows(conn, {"order_id": order.id}))
 
 
+def _part_rows(arrays: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """The rows of `ORDER_PARTS` from its columns as arrays (None: no parts at all)."""
+    return zip(*arrays, strict=True) if arrays[0] is not None else ()
+
+
 async def read_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
     """The whole order, or None when there is no such order."""
-    rows = await ORDER_ROW.rows(conn, {"order_id": order_id})
-    return await _read_parts(conn, order_record(rows[0])) if rows else None
+    if conn.dialect.name == "postgresql":
+        rows = await READ_ORDER_POSTGRES.rows(conn, {"order_id": order_id})
+        if not rows:
+            return None
+        return _add_parts(order_record(rows[0][:_ORDER_WIDTH]), _part_rows(rows[0][_ORDER_WIDTH:]))
+    row = (await conn.execute(ORDER_ROW, {"order_id": order_id})).first()
+    return None if row is None else await _read_parts(conn, order_record(row))
 
 
 async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
@@ -212,15 +228,15 @@ async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None
     Until the transaction ends, no other change of this order can lock it.
     """
     if conn.dialect.name != "postgresql":
-        row = (await conn.execute(LOCK_ORDER_SQLITE, {"order_id": order_id})).first()
-        return None if row is None else await _read_parts(conn, order_record(row))
+        locked = (await conn.execute(LOCK_ORDER_SQLITE, {"order_id": order_id})).first()
+        return None if locked is None else await _read_parts(conn, order_record(locked))
     rows = await LOCK_AND_READ_POSTGRES.rows(conn, {"order_id": order_id})
     if not rows:
         return None
     order = order_record(rows[0][:_ORDER_WIDTH])
     if rows[0][_ORDER_WIDTH] != order.version:
         return await _read_parts(conn, order)  # another change committed while we waited for the lock
-    return _add_parts(order, (row[_PARTS_START:] for row in rows))
+    return _add_parts(order, _part_rows(rows[0][_ORDER_WIDTH + 2 :]))  # after seen_version and plans
 
 
 class EventFields(Protocol):
