@@ -26,10 +26,14 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kitchen.analytics.summaries import (
+    CUSTOMERS,
+    HISTOGRAMS,
     ITEM_READY,
     ITEM_STATUS,
     ORDER_READY,
     ORDER_STATUS,
+    QUARTER_HOURS,
+    CounterTable,
     day_number,
     month_number,
     quarter_number,
@@ -43,64 +47,30 @@ RECENT = timedelta(days=3)
 # Folds in one process at a time: the others skip their turn.
 _FOLD_LOCK = 7_201_101
 
-_HISTOGRAM_KEY = "span, measure, period, brand_id, key, label, second"
-_FOLD_HISTOGRAMS = text(
-    f"""
+
+def _fold(counter: CounterTable, recent: str) -> TextClause:
+    """Delete the shard rows (other than 0) matching `recent` and add their sums to shard 0."""
+    key, values = ", ".join(counter.key), ", ".join(counter.values)
+    return text(
+        f"""
 WITH moved AS (
-    DELETE FROM analytics_histograms
-    WHERE ({_HISTOGRAM_KEY}, shard) IN (
-        SELECT {_HISTOGRAM_KEY}, shard FROM analytics_histograms
-        WHERE span = :span AND measure IN (:m1, :m2, :m3, :m4) AND period >= :period AND shard <> 0
-        FOR UPDATE SKIP LOCKED
+    DELETE FROM {counter.name}
+    WHERE ({key}, shard) IN (
+        SELECT {key}, shard FROM {counter.name} WHERE {recent} AND shard <> 0 FOR UPDATE SKIP LOCKED
     )
-    RETURNING {_HISTOGRAM_KEY}, count, total
+    RETURNING {key}, {values}
 )
-INSERT INTO analytics_histograms ({_HISTOGRAM_KEY}, shard, count, total)
-SELECT {_HISTOGRAM_KEY}, 0, sum(count), sum(total) FROM moved
-GROUP BY {_HISTOGRAM_KEY} ORDER BY {_HISTOGRAM_KEY}
-ON CONFLICT ({_HISTOGRAM_KEY}, shard) DO UPDATE
-SET count = analytics_histograms.count + excluded.count, total = analytics_histograms.total + excluded.total
+INSERT INTO {counter.name} ({key}, shard, {values})
+SELECT {key}, 0, {counter.aggregates()} FROM moved GROUP BY {key} ORDER BY {key}
+{counter.on_conflict()}
 """
-)
-_FOLD_QUARTER_HOURS = text(
-    """
-WITH moved AS (
-    DELETE FROM analytics_quarter_hours
-    WHERE (quarter, brand_id, shard) IN (
-        SELECT quarter, brand_id, shard FROM analytics_quarter_hours
-        WHERE quarter >= :quarter AND shard <> 0
-        FOR UPDATE SKIP LOCKED
     )
-    RETURNING quarter, brand_id, received, ready
-)
-INSERT INTO analytics_quarter_hours (quarter, brand_id, shard, received, ready)
-SELECT quarter, brand_id, 0, sum(received), sum(ready) FROM moved
-GROUP BY quarter, brand_id ORDER BY quarter, brand_id
-ON CONFLICT (quarter, brand_id, shard) DO UPDATE
-SET received = analytics_quarter_hours.received + excluded.received,
-    ready = analytics_quarter_hours.ready + excluded.ready
-"""
-)
-_FOLD_CUSTOMERS = text(
-    """
-WITH moved AS (
-    DELETE FROM analytics_customers
-    WHERE (account, brand_id, shard) IN (
-        SELECT account, brand_id, shard FROM analytics_customers
-        WHERE last_order_at >= :since AND shard <> 0
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING account, brand_id, orders, first_order_at, last_order_at
-)
-INSERT INTO analytics_customers (account, brand_id, shard, orders, first_order_at, last_order_at)
-SELECT account, brand_id, 0, sum(orders), min(first_order_at), max(last_order_at) FROM moved
-GROUP BY account, brand_id ORDER BY account, brand_id
-ON CONFLICT (account, brand_id, shard) DO UPDATE
-SET orders = analytics_customers.orders + excluded.orders,
-    first_order_at = LEAST(analytics_customers.first_order_at, excluded.first_order_at),
-    last_order_at = GREATEST(analytics_customers.last_order_at, excluded.last_order_at)
-"""
-)
+
+
+# Each `recent` condition is one the table's indexes answer without reading the whole history.
+_FOLD_HISTOGRAMS = _fold(HISTOGRAMS, "span = :span AND measure IN (:m1, :m2, :m3, :m4) AND period >= :period")
+_FOLD_QUARTER_HOURS = _fold(QUARTER_HOURS, "quarter >= :quarter")
+_FOLD_CUSTOMERS = _fold(CUSTOMERS, "last_order_at >= :since")
 
 
 async def fold_shards(conn: AsyncConnection, now: datetime) -> bool:

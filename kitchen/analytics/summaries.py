@@ -217,22 +217,54 @@ class Sample:
         }
 
 
-def _upsert(
-    conn: AsyncConnection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    sums: Sequence[str],
-    earliest: Sequence[str] = (),
-    latest: Sequence[str] = (),
-) -> Executable:
-    """INSERT the rows; where one exists, add `sums` to it and keep the earliest/latest of the others."""
-    postgres = conn.dialect.name == "postgresql"
-    statement = (postgresql.insert if postgres else sqlite.insert)(table).values(rows)
-    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)  # SQLite's 2-argument forms
-    updates: dict[str, Any] = {name: table.c[name] + statement.excluded[name] for name in sums}
-    updates |= {name: least(table.c[name], statement.excluded[name]) for name in earliest}
-    updates |= {name: greatest(table.c[name], statement.excluded[name]) for name in latest}
-    return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=updates)
+@dataclass(frozen=True, slots=True)
+class CounterTable:
+    """A summary table of counters: how two rows of one key (two shards, or a row and its
+    increment) add up. Every writer and the shard fold (fold.py) merge by this one rule."""
+
+    table: Table
+    key: tuple[str, ...]  # without the shard
+    sums: tuple[str, ...]
+    earliest: tuple[str, ...] = ()
+    latest: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return (*self.sums, *self.earliest, *self.latest)
+
+    def aggregates(self) -> str:
+        """SQL: the values of many rows of one key as one row's (sum, min, max)."""
+        parts = [f"sum({c})" for c in self.sums] + [f"min({c})" for c in self.earliest]
+        return ", ".join(parts + [f"max({c})" for c in self.latest])
+
+    def on_conflict(self) -> str:
+        """SQL (PostgreSQL): where the row exists, add to it."""
+        t = self.name
+        updates = [f"{c} = {t}.{c} + excluded.{c}" for c in self.sums]
+        updates += [f"{c} = LEAST({t}.{c}, excluded.{c})" for c in self.earliest]
+        updates += [f"{c} = GREATEST({t}.{c}, excluded.{c})" for c in self.latest]
+        return f"ON CONFLICT ({', '.join(self.key)}, shard) DO UPDATE SET {', '.join(updates)}"
+
+    def upsert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> Executable:
+        """INSERT the rows (shard 0); where one exists, add to it (the portable writer's way)."""
+        postgres = conn.dialect.name == "postgresql"
+        statement = (postgresql.insert if postgres else sqlite.insert)(self.table).values(rows)
+        least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)  # SQLite's 2-argument forms
+        updates: dict[str, Any] = {c: self.table.c[c] + statement.excluded[c] for c in self.sums}
+        updates |= {c: least(self.table.c[c], statement.excluded[c]) for c in self.earliest}
+        updates |= {c: greatest(self.table.c[c], statement.excluded[c]) for c in self.latest}
+        return statement.on_conflict_do_update(index_elements=list(self.table.primary_key.columns), set_=updates)
+
+
+HISTOGRAMS = CounterTable(
+    _histograms, ("span", "measure", "period", "brand_id", "key", "label", "second"), ("count", "total")
+)
+QUARTER_HOURS = CounterTable(_quarters, ("quarter", "brand_id"), ("received", "ready"))
+CUSTOMERS = CounterTable(_customers, ("account", "brand_id"), ("orders",), ("first_order_at",), ("last_order_at",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +329,7 @@ class SummaryWriter:
                 count_and_total[1] += row["seconds"]
         # In key order, so concurrent changes lock shared buckets in the same order (no deadlock).
         histograms = [
-            {**dict(zip(_BUCKET_KEY, bucket, strict=True)), "count": int(count), "total": total}
+            {**dict(zip(HISTOGRAMS.key, bucket, strict=True)), "count": int(count), "total": total}
             for bucket, (count, total) in sorted(buckets.items())
         ]
         quarters = [
@@ -322,16 +354,11 @@ class SummaryWriter:
         rows = self.rows()
         if rows.samples:
             await conn.execute(insert(_samples), rows.samples)
-            await conn.execute(_upsert(conn, _histograms, rows.histograms, ("count", "total")))
+            await conn.execute(HISTOGRAMS.upsert(conn, rows.histograms))
         if rows.quarters:
-            await conn.execute(_upsert(conn, _quarters, rows.quarters, ("received", "ready")))
+            await conn.execute(QUARTER_HOURS.upsert(conn, rows.quarters))
         for customer in rows.customers:
-            await conn.execute(
-                _upsert(conn, _customers, [customer], ("orders",), ("first_order_at",), ("last_order_at",))
-            )
-
-
-_BUCKET_KEY = ("span", "measure", "period", "brand_id", "key", "label", "second")
+            await conn.execute(CUSTOMERS.upsert(conn, [customer]))
 
 
 # --- backfill from the history, set-based, on SQLite and PostgreSQL -------------------------------

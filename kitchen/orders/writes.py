@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kitchen.analytics.summaries import SUMMARY_SHARDS, SummaryRows, SummaryWriter
+from kitchen.analytics.summaries import (
+    CUSTOMERS,
+    HISTOGRAMS,
+    QUARTER_HOURS,
+    SUMMARY_SHARDS,
+    SummaryRows,
+    SummaryWriter,
+)
 from kitchen.db import DriverStatement
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.read import OrderRecord
@@ -59,7 +66,7 @@ class NewOrderWrites:
 
 # --- PostgreSQL: one statement each ---------------------------------------------------------------
 
-_SUMMARIES_SQL = """
+_SUMMARIES_SQL = f"""
 samples AS (
     INSERT INTO analytics_samples (measure, key, label, brand_id, created_at, seconds, second)
     SELECT * FROM unnest(CAST(:s_measure AS VARCHAR[]), CAST(:s_key AS VARCHAR[]), CAST(:s_label AS VARCHAR[]),
@@ -71,25 +78,19 @@ samples AS (
     FROM unnest(CAST(:h_span AS VARCHAR[]), CAST(:h_measure AS VARCHAR[]), CAST(:h_period AS INTEGER[]),
                 CAST(:h_brand_id AS VARCHAR[]), CAST(:h_key AS VARCHAR[]), CAST(:h_label AS VARCHAR[]),
                 CAST(:h_second AS INTEGER[]), CAST(:h_count AS INTEGER[]), CAST(:h_total AS FLOAT8[]))
-    ON CONFLICT (span, measure, period, brand_id, key, label, second, shard) DO UPDATE
-    SET count = analytics_histograms.count + excluded.count, total = analytics_histograms.total + excluded.total
+    {HISTOGRAMS.on_conflict()}
 ), quarters AS (
     INSERT INTO analytics_quarter_hours (quarter, brand_id, received, ready, shard)
     SELECT *, CAST(:shard AS SMALLINT)
     FROM unnest(CAST(:q_quarter AS INTEGER[]), CAST(:q_brand_id AS VARCHAR[]),
                 CAST(:q_received AS INTEGER[]), CAST(:q_ready AS INTEGER[]))
-    ON CONFLICT (quarter, brand_id, shard) DO UPDATE
-    SET received = analytics_quarter_hours.received + excluded.received,
-        ready = analytics_quarter_hours.ready + excluded.ready
+    {QUARTER_HOURS.on_conflict()}
 ), customers AS (
     INSERT INTO analytics_customers (account, brand_id, orders, first_order_at, last_order_at, shard)
     SELECT *, CAST(:shard AS SMALLINT)
     FROM unnest(CAST(:c_account AS VARCHAR[]), CAST(:c_brand_id AS VARCHAR[]), CAST(:c_orders AS INTEGER[]),
                 CAST(:c_first_order_at AS TIMESTAMPTZ[]), CAST(:c_last_order_at AS TIMESTAMPTZ[]))
-    ON CONFLICT (account, brand_id, shard) DO UPDATE
-    SET orders = analytics_customers.orders + excluded.orders,
-        first_order_at = LEAST(analytics_customers.first_order_at, excluded.first_order_at),
-        last_order_at = GREATEST(analytics_customers.last_order_at, excluded.last_order_at)
+    {CUSTOMERS.on_conflict()}
 )"""
 
 # The NOTIFY is called once (an uncorrelated subquery) and only when asked for.
@@ -167,12 +168,9 @@ def _summary_arrays(rows: SummaryRows) -> dict[str, Any]:
     """
     columns = {
         "s": (rows.samples, ("measure", "key", "label", "brand_id", "created_at", "seconds", "second")),
-        "h": (
-            rows.histograms,
-            ("span", "measure", "period", "brand_id", "key", "label", "second", "count", "total"),
-        ),
-        "q": (rows.quarters, ("quarter", "brand_id", "received", "ready")),
-        "c": (rows.customers, ("account", "brand_id", "orders", "first_order_at", "last_order_at")),
+        "h": (rows.histograms, (*HISTOGRAMS.key, *HISTOGRAMS.values)),
+        "q": (rows.quarters, (*QUARTER_HOURS.key, *QUARTER_HOURS.values)),
+        "c": (rows.customers, (*CUSTOMERS.key, *CUSTOMERS.values)),
     }
     arrays: dict[str, Any] = {
         f"{prefix}_{name}": [row[name] for row in table_rows]
