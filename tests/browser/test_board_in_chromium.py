@@ -31,7 +31,9 @@ def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: 
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(server.url + "/board")
-    expect(page.locator("#connection")).to_have_text("Live", timeout=10000)
+    # The first event of the stream (the whole board) turns "Connecting…" into "Live". Alone this
+    # takes well under a second; with the whole suite loading both cores it once took over 10 s.
+    expect(page.locator("#connection")).to_have_text("Live", timeout=30000)
     page.errors = errors  # type: ignore[attr-defined]  # inspected at the end of each test
     return page
 
