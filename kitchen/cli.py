@@ -12,8 +12,10 @@ class KitchenCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
         from kitchen.auth.cli import api_keys_group, users_group
         from kitchen.demo import demo_command
+        from kitchen.orders.integrity import history_group
 
         cli.add_command(demo_command)
+        cli.add_command(history_group)
         cli.add_command(api_keys_group)
         cli.add_command(users_group)
 

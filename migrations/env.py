@@ -8,6 +8,8 @@ The URL comes from advanced-alchemy's config (`kitchen database ...`), from the
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 from alembic import context
@@ -18,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import kitchen.models  # noqa: F401  # registers every table on the metadata
 from kitchen.orders.models import Order
 from kitchen.settings import Settings
+
+# Revisions import the frozen copies of the code they run from `migrations/frozen`.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 config: Any = context.config
 target_metadata = Order.metadata

@@ -301,15 +301,17 @@ async def test_customers_count_earlier_orders_of_those_who_ordered_in_the_range(
     await create_order(client, account="regular")  # 2026-03-02 10:00
     await create_order(client, account="lapsed")
     clock.advance(7 * 86400)
-    await create_order(client, account="regular")  # 2026-03-09 10:00, in the range
+    # 2026-03-09 10:00, in the range, under the name the customer now goes by
+    await create_order(client, account="regular", customer={"name": "Aino V."})
     clock.advance(7 * 86400)
-    await create_order(client, account="regular")  # after the range: not counted
+    await create_order(client, account="regular", customer={"name": "Later Name"})  # after the range: not counted
 
     body = await figures(client, "customers", **{"from": "2026-03-09T00:00:00Z", "to": "2026-03-10T00:00:00Z"})
 
     assert body["top"] == [
         {
             "account": "regular",
+            "name": "Aino V.",
             "orderCount": 2,
             "firstOrderAt": "2026-03-02T10:00:00Z",
             "lastOrderAt": "2026-03-09T10:00:00Z",
@@ -348,7 +350,35 @@ async def test_on_time_rate_and_lateness_of_ready_orders(client: httpx.AsyncClie
 
     body = await figures(client, "on-time", **RANGE)
 
-    assert body == {"orders": 4, "onTime": 2, "rate": 0.5, "lateP50Seconds": 180.0, "lateP90Seconds": 276.0}
+    assert body == {
+        "orders": 4,
+        "onTime": 2,
+        "openLate": 0,
+        "due": 4,
+        "rate": 0.5,
+        "lateP50Seconds": 180.0,
+        "lateP90Seconds": 276.0,
+    }
+
+
+async def test_orders_still_open_after_their_pickup_time_are_late_too(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ready = await create_order(client)  # every pickupTime is 10:30
+    await order_steps(client, clock, ready["id"], (600, "READY"))  # on time
+    forgotten = await create_order(client)
+    await order_steps(client, clock, forgotten["id"], (60, "PREPARING"))
+    await create_order(client)  # never started
+    not_due_yet = await create_order(client, pickupTime="2026-03-02T11:30:00Z")
+    cancelled = await create_order(client)
+    await order_steps(client, clock, cancelled["id"], (60, "CANCELLED"))
+    clock.now = clock.now.replace(hour=10, minute=45)  # the manager looks at 10:45
+
+    body = await figures(client, "on-time", **RANGE)
+
+    assert (body["orders"], body["onTime"], body["openLate"], body["due"]) == (1, 1, 2, 3)
+    assert body["rate"] == round(1 / 3, 4)
+    assert not_due_yet["id"]
 
 
 async def test_on_time_counts_the_first_ready_of_a_recalled_order(client: httpx.AsyncClient, clock: FakeClock) -> None:
@@ -369,9 +399,11 @@ async def test_slowest_items_rank_plus_by_median_time_to_ready(client: httpx.Asy
     for fast, slow in ((100, 300), (200, 300), (600, 300)):
         clock.now = start
         order = await create_order(client, items=items)
-        await item_steps(client, clock, order["id"], (0, "FAST", "PREPARING"), (fast, "FAST", "READY"))
-        clock.now = start
-        await item_steps(client, clock, order["id"], (0, "SLOW", "PREPARING"), (slow, "SLOW", "READY"))
+        # Both cooked side by side: each order's changes in the order they happened.
+        await item_steps(client, clock, order["id"], (0, "FAST", "PREPARING"), (0, "SLOW", "PREPARING"))
+        first, second = sorted([(fast, "FAST"), (slow, "SLOW")])
+        await item_steps(client, clock, order["id"], (first[0], first[1], "READY"))
+        await item_steps(client, clock, order["id"], (second[0] - first[0], second[1], "READY"))
     clock.now = start
     never = await create_order(client, items=items)
     await order_steps(client, clock, never["id"], (60, "CANCELLED"))
@@ -379,8 +411,8 @@ async def test_slowest_items_rank_plus_by_median_time_to_ready(client: httpx.Asy
     body = await figures(client, "items", **RANGE)
 
     assert body == [
-        {"plu": "SLOW", "name": "Brisket", "count": 3, "p50Seconds": 300.0, "p90Seconds": 300.0},
-        {"plu": "FAST", "name": "Fries", "count": 3, "p50Seconds": 200.0, "p90Seconds": 520.0},
+        {"plu": "SLOW", "name": "Brisket", "count": 3, "bumped": 0, "p50Seconds": 300.0, "p90Seconds": 300.0},
+        {"plu": "FAST", "name": "Fries", "count": 3, "bumped": 0, "p50Seconds": 200.0, "p90Seconds": 520.0},
     ]
 
 
@@ -409,7 +441,7 @@ def _orders_counted(figure: str, body: Any) -> int:
         return sum(customer["orderCount"] for customer in body["top"])
     if figure == "on-time":
         return int(body["orders"])
-    return sum(item["count"] for item in body if item["plu"] == "BB-1")
+    return sum(item["count"] + item["bumped"] for item in body if item["plu"] == "BB-1")
 
 
 @pytest.mark.parametrize("figure", ["status-durations", "throughput", "customers", "on-time", "items"])
@@ -444,7 +476,15 @@ EMPTY = {
         "distribution": [{"bucket": b, "customers": 0} for b in ("1", "2", "3-5", "6-10", "11+")],
         "top": [],
     },
-    "on-time": {"orders": 0, "onTime": 0, "rate": None, "lateP50Seconds": None, "lateP90Seconds": None},
+    "on-time": {
+        "orders": 0,
+        "onTime": 0,
+        "openLate": 0,
+        "due": 0,
+        "rate": None,
+        "lateP50Seconds": None,
+        "lateP90Seconds": None,
+    },
     "items": [],
 }
 
@@ -518,7 +558,8 @@ async def test_analytics_endpoints_are_described_in_openapi(client: httpx.AsyncC
 
     paths = [p for p in schema["paths"] if p.startswith("/api/analytics/")]
     assert sorted(paths) == [
-        f"/api/analytics/{f}" for f in ("customers", "items", "on-time", "status-durations", "throughput")
+        f"/api/analytics/{f}"
+        for f in ("brands", "customers", "items", "on-time", "status-durations", "throughput", "ticket-times")
     ]
     parameters = {p["name"] for p in schema["paths"]["/api/analytics/on-time"]["get"]["parameters"]}
     assert parameters == {"from", "to", "brandId"}

@@ -1,38 +1,44 @@
 """The percentile arithmetic of the analytics queries, and the kitchen's clock hours, without HTTP.
 
-Percentiles are percentile_cont's (linear interpolation) over durations taken at their whole
-second: `bucket_summary` over 1-second buckets is checked against a plain-Python
-percentile_cont of the floored values on both databases, and on PostgreSQL also against
-PostgreSQL's own percentile_cont of them.
+Durations are counted in buckets of bounded error (`kitchen/analytics/buckets.py`); the
+percentiles read back from them (`bucket_summary`) are checked against percentile_cont over the
+exact durations, in plain Python on both databases and with PostgreSQL's own percentile_cont on
+the PostgreSQL leg: within 0.9 % or 50 ms, whichever is larger, for sub-second, second, minute
+and hour durations.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.analytics.queries import Spans, bucket_summary, local_hour_start, local_hours
+from kitchen.analytics.buckets import RELATIVE_ERROR, bucket_of_seconds, representative
+from kitchen.analytics.queries import Spans, bucket_summary, local_hour_start, local_hours, summaries
 
 pytestmark = pytest.mark.anyio
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
+ABSOLUTE_ERROR = 0.05
 
 _metadata = MetaData()
 buckets = Table(
     "percentile_buckets",
     _metadata,
-    Column("key", String(10)),
+    Column("key", String(20)),
     Column("label", String(10)),
-    Column("second", Integer),
+    Column("bucket", Integer),
     Column("n", Integer),
     Column("total", Float),
+    Column("low", Float),
+    Column("high", Float),
     prefixes=["TEMPORARY"],
 )
 
@@ -45,51 +51,82 @@ def percentile_cont(values: list[float], fraction: float) -> float:
     return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
+def close_enough(found: float, exact: float) -> bool:
+    return abs(found - exact) <= max(RELATIVE_ERROR * abs(exact), ABSOLUTE_ERROR) + 1e-9
+
+
+def micro(value: float) -> float:
+    """A duration as the history stores it: whole microseconds."""
+    return round(value * 1_000_000) / 1_000_000
+
+
 def sample_groups(seed: int) -> dict[str, list[float]]:
     rng = random.Random(seed)
-    return {
+    groups = {
         "one": [rng.uniform(0, 600)],
         "two": [rng.uniform(0, 600) for _ in range(2)],
         "ties": [float(rng.choice((60, 120, 180))) for _ in range(17)],
+        "sub-second": [rng.uniform(0, 1) for _ in range(300)],
+        "seconds": [rng.uniform(1, 60) for _ in range(300)],
+        "minutes": [rng.uniform(60, 3600) for _ in range(300)],
+        "hours": [rng.uniform(3600, 6 * 3600) for _ in range(300)],
         "long-tail": [rng.lognormvariate(5, 1) for _ in range(1001)],
-        "whole": [float(rng.randint(0, 3600)) for _ in range(99)],
         "negative": [rng.uniform(-900, 300) for _ in range(50)],
+        "cluster-and-gap": [rng.uniform(1, 1.09) for _ in range(9)] + [rng.uniform(3000, 3100)],
     }
+    return {name: [micro(v) for v in values] for name, values in groups.items()}
+
+
+def bucket_rows(groups: dict[str, list[float]]) -> list[dict[str, object]]:
+    """The groups' durations counted the way the summaries count them."""
+    counted: dict[tuple[str, int], list[float]] = {}
+    for key, values in groups.items():
+        for value in values:
+            counted.setdefault((key, bucket_of_seconds(value)), []).append(value)
+    return [
+        {"key": key, "label": "", "bucket": b, "n": len(v), "total": sum(v), "low": min(v), "high": max(v)}
+        for (key, b), v in counted.items()
+    ]
 
 
 async def summarized(engine: AsyncEngine, groups: dict[str, list[float]]) -> dict[str, tuple[float, ...]]:
-    """bucket_summary over the groups' values, bucketed by whole second as the summaries are."""
-    rows = []
-    for key, values in groups.items():
-        counts = Counter(math.floor(v) for v in values)
-        totals: defaultdict[int, float] = defaultdict(float)
-        for v in values:
-            totals[math.floor(v)] += v
-        rows += [{"key": key, "label": "", "second": s, "n": n, "total": totals[s]} for s, n in counts.items()]
+    """bucket_summary over the groups' durations."""
     async with engine.connect() as conn:
         await conn.run_sync(_metadata.create_all)
         try:
-            await conn.execute(buckets.insert(), rows)
-            found = await conn.execute(bucket_summary(select(buckets).subquery()))
-            return {row.key: (int(row.n), float(row.mean), float(row.p50), float(row.p90)) for row in found}
+            await conn.execute(buckets.insert(), bucket_rows(groups))
+            found = summaries(await conn.execute(bucket_summary(select(buckets).subquery())))
+            return {key: (row.n, row.mean, row.p50, row.p90) for key, row in found.items()}
         finally:
             await conn.rollback()
 
 
+@given(st.integers(min_value=-(10**11), max_value=10**11))
+@settings(max_examples=500)
+def test_every_duration_is_within_the_error_of_its_bucket(micros: int) -> None:
+    seconds = micros / 1_000_000
+    assert close_enough(representative(bucket_of_seconds(seconds)), seconds)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_bucket_percentiles_are_percentile_cont_of_whole_seconds(engine: AsyncEngine, seed: int) -> None:
+async def test_bucket_percentiles_are_within_the_error_of_percentile_cont(engine: AsyncEngine, seed: int) -> None:
     groups = sample_groups(seed)
 
     found = await summarized(engine, groups)
 
     for name, values in groups.items():
-        whole = [float(math.floor(v)) for v in values]
-        expected = (len(values), sum(values) / len(values), percentile_cont(whole, 0.5), percentile_cont(whole, 0.9))
-        assert found[name] == pytest.approx(expected, rel=1e-9), name
+        n, mean, p50, p90 = found[name]
+        assert n == len(values), name
+        assert mean == pytest.approx(sum(values) / len(values), rel=1e-9), name
+        assert close_enough(p50, percentile_cont(values, 0.5)), (name, p50, percentile_cont(values, 0.5))
+        assert close_enough(p90, percentile_cont(values, 0.9)), (name, p90, percentile_cont(values, 0.9))
+    # Where the two samples nearest a rank lie in different buckets, the percentile is exact.
+    assert found["cluster-and-gap"][3] == pytest.approx(percentile_cont(groups["cluster-and-gap"], 0.9), abs=1e-9)
+    assert found["one"][2:] == pytest.approx((groups["one"][0],) * 2, abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_bucket_percentiles_equal_postgresql_percentile_cont(
+async def test_bucket_percentiles_are_within_the_error_of_postgresql_percentile_cont(
     engine: AsyncEngine, server_url: str | None, seed: int
 ) -> None:
     if server_url is None:
@@ -103,14 +140,15 @@ async def test_bucket_percentiles_equal_postgresql_percentile_cont(
             native = (
                 await conn.execute(
                     text(
-                        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY floor(v)),"
-                        " percentile_cont(0.9) WITHIN GROUP (ORDER BY floor(v))"
+                        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v),"
+                        " percentile_cont(0.9) WITHIN GROUP (ORDER BY v)"
                         " FROM unnest(CAST(:values AS double precision[])) AS v"
                     ),
                     {"values": values},
                 )
             ).one()
-            assert found[name][2:] == pytest.approx((native[0], native[1]), rel=1e-12), name
+            assert close_enough(found[name][2], native[0]), name
+            assert close_enough(found[name][3], native[1]), name
 
 
 def test_a_range_is_cut_into_whole_months_whole_days_and_loose_ends() -> None:

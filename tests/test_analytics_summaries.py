@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from kitchen.analytics.buckets import bucket_of_seconds
 from kitchen.analytics.fold import fold_shards
 from kitchen.analytics.summaries import (
     AnalyticsCustomer,
@@ -39,9 +40,11 @@ async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[Any, ...]]]:
     """Every summary as the figures read it (the shards of a counter added up), without ids,
     floats to the microsecond, sorted."""
     s, h, q, c = AnalyticsSample, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsCustomer
-    samples = await conn.execute(select(s.measure, s.key, s.label, s.brand_id, s.created_at, s.seconds, s.second))
-    bucket = (h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.second)
-    histograms = await conn.execute(select(*bucket, func.sum(h.count), func.sum(h.total)).group_by(*bucket))
+    samples = await conn.execute(select(s.measure, s.key, s.label, s.brand_id, s.created_at, s.seconds, s.bucket))
+    bucket = (h.span, h.measure, h.period, h.brand_id, h.key, h.label, h.bucket)
+    histograms = await conn.execute(
+        select(*bucket, func.sum(h.count), func.sum(h.total), func.min(h.low), func.max(h.high)).group_by(*bucket)
+    )
     quarters = await conn.execute(
         select(q.quarter, q.brand_id, func.sum(q.received), func.sum(q.ready)).group_by(q.quarter, q.brand_id)
     )
@@ -110,11 +113,18 @@ async def test_summaries_written_with_each_change_equal_the_backfill_from_histor
     backfilled = await summary_rows(engine)
 
     assert written["samples"], "the changes wrote summary rows"
-    assert {row[0] for row in written["samples"]} == {"order_status", "item_status", "item_ready", "order_ready"}
+    assert {row[0] for row in written["samples"]} == {
+        "order_status",
+        "item_status",
+        "item_ready",
+        "item_bumped",
+        "order_ready",
+        "ticket",
+    }
     assert written == backfilled
 
 
-async def test_a_stay_sample_is_exact_to_the_microsecond_and_floored_to_its_second(
+async def test_a_stay_sample_is_exact_to_the_microsecond_and_counted_in_its_bucket(
     client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine
 ) -> None:
     order = await create_order(client, items=SOUP)
@@ -130,7 +140,7 @@ async def test_a_stay_sample_is_exact_to_the_microsecond_and_floored_to_its_seco
         "brand-burgers",
         clock.now.replace(second=0, microsecond=0),
         59.999999,
-        59,
+        bucket_of_seconds(59.999999),
     ) in [row[:7] for row in samples]
 
 
@@ -206,6 +216,7 @@ async def test_figures_over_months_days_and_loose_ends_follow_a_known_timeline(
     durations = (await client.get("/api/analytics/status-durations", params=params)).json()
     on_time = (await client.get("/api/analytics/on-time", params=params)).json()
     items = (await client.get("/api/analytics/items", params=params)).json()
+    tickets = (await client.get("/api/analytics/ticket-times", params=params)).json()
 
     received = next(row for row in durations["orders"] if row["status"] == "RECEIVED")
     # 60, 120, 180, 240: p90 at position 2.7, between 180 and 240.
@@ -216,11 +227,14 @@ async def test_figures_over_months_days_and_loose_ends_follow_a_known_timeline(
         222.0,
     )
     assert (on_time["orders"], on_time["onTime"], on_time["lateP50Seconds"]) == (4, 0, 300.0)
-    assert {(item["plu"], item["count"], item["p50Seconds"]) for item in items} == {
-        ("BB-1", 4, 300.0),
-        ("BB-2", 4, 300.0),
-        ("BB-3", 4, 300.0),
+    # Every order was bumped: its items are counted, not timed; the tickets took 120 to 480 s.
+    assert {(item["plu"], item["count"], item["bumped"], item["p50Seconds"]) for item in items} == {
+        ("BB-1", 0, 4, None),
+        ("BB-2", 0, 4, None),
+        ("BB-3", 0, 4, None),
     }
+    assert tickets["cooked"]["count"] == 0
+    assert (tickets["bumped"]["count"], tickets["bumped"]["p50Seconds"]) == (4, 300.0)
 
 
 async def _unfolded(engine: AsyncEngine) -> int:

@@ -62,7 +62,7 @@ async def test_csv_downloads_match_the_api(
     rows = read_csv(response.text)
     preparing = next(r for r in rows if (r["subject"], r["status"]) == ("order", "PREPARING"))
     assert (preparing["count"], float(preparing["p50_seconds"])) == ("2", 600.0)
-    for table in ("throughput", "customers", "top-customers", "on-time", "items"):
+    for table in ("throughput", "customers", "top-customers", "on-time", "items", "ticket-times", "brands"):
         download = await manager.get(f"/dashboard/csv/{table}", params={"range": "today"})
         assert download.status_code == 200, table
         assert read_csv(download.text), table

@@ -35,6 +35,15 @@ async def test_pages_follow_limit_and_offset(client: httpx.AsyncClient, clock: F
     assert second["offset"] == 2
 
 
+async def test_a_page_past_the_last_still_counts_every_matching_order(client: httpx.AsyncClient) -> None:
+    await create_order(client, brandId="brand-b")
+    await create_order(client, brandId="brand-other")
+
+    page = (await client.get("/api/orders", params={"brandId": "brand-b", "offset": 5})).json()
+
+    assert (page["items"], page["total"], page["offset"]) == ([], 1, 5)
+
+
 async def test_limit_is_capped(client: httpx.AsyncClient, clock: FakeClock) -> None:
     await _three_orders(client, clock)
     page = (await client.get("/api/orders", params={"limit": 100_000})).json()

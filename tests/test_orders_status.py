@@ -306,6 +306,23 @@ async def test_changes_are_stamped_by_the_service_clock(client: httpx.AsyncClien
     clock.advance(90)
     body = (await set_item(client, order["id"], "BB-1", "PREPARING")).json()
     assert body["updatedAt"] == "2026-03-02T10:01:30Z"
-    # The same instant again (a fast second tap) still stamps our clock, not the wall clock.
+    # The same instant again (a fast second tap) still stamps our clock, not the wall clock, one
+    # microsecond on: no two changes of an order share a stamp.
     body = (await set_item(client, order["id"], "BB-2", "PREPARING")).json()
-    assert body["updatedAt"] == "2026-03-02T10:01:30Z"
+    assert body["updatedAt"] == "2026-03-02T10:01:30.000001Z"
+
+
+async def test_a_clock_that_steps_back_never_stamps_a_change_before_the_last_one(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    order = await create_order(client)
+    clock.advance(60)
+    assert (await set_item(client, order["id"], "BB-1", "PREPARING")).status_code == 200
+    clock.advance(-3600)  # an NTP correction, or another host whose clock runs an hour behind
+    body = (await set_item(client, order["id"], "BB-1", "READY")).json()
+    stays = item(body, "BB-1")["statusHistory"]
+    assert [entry["timestamp"] for entry in stays] == [
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:01:00Z",
+        "2026-03-02T10:01:00.000001Z",
+    ]

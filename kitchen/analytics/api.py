@@ -11,7 +11,15 @@ from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import QueryParameter
 
 from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
-from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.analytics.schemas import (
+    BrandFigures,
+    Customers,
+    OnTime,
+    SlowItem,
+    StatusDurations,
+    ThroughputHour,
+    TicketTimes,
+)
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
 
@@ -111,8 +119,9 @@ class AnalyticsController(Controller):
     @get(
         "/on-time",
         summary="Share of orders ready by their pickup time",
-        description="Over the orders created in the range that reached READY (their first READY counts):"
-        " how many by pickupTime, and how late the others were.",
+        description="Over the orders created in the range that are due: those that reached READY (their first"
+        " READY counts) and those still open after their pickupTime (late already, `openLate`). How many were"
+        " READY by pickupTime, the rate over the due ones, and how late the late READY ones were.",
         responses=ERROR_RESPONSES(400),
     )
     async def on_time(
@@ -128,7 +137,8 @@ class AnalyticsController(Controller):
         "/items",
         summary="Slowest items",
         description="PLUs of the orders created in the range, by median time from ORDERED to first READY,"
-        " slowest first.",
+        " slowest first. Only items completed on their own are timed; items made READY together with other"
+        " items of their order (a bump) are counted in `bumped`.",
         responses=ERROR_RESPONSES(400),
     )
     async def slowest_items(
@@ -139,3 +149,36 @@ class AnalyticsController(Controller):
         brand_ids: BrandIds = None,
     ) -> list[SlowItem]:
         return await analytics.slowest_items(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/ticket-times",
+        summary="Ticket times, cooked and bumped orders apart",
+        description="Time from createdAt to the first READY of the orders created in the range: orders whose"
+        " last item was completed on its own (`cooked`) apart from orders made READY several items at once"
+        " (`bumped`).",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def ticket_times(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> TicketTimes:
+        return await analytics.ticket_times(_period(analytics, start, end, brand_ids))
+
+    @get(
+        "/brands",
+        summary="Brands side by side",
+        description="Per brand with orders in the range: orders received, the on-time figures and the median"
+        " ticket time, most orders first.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def brands(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        start: From = None,
+        end: To = None,
+        brand_ids: BrandIds = None,
+    ) -> list[BrandFigures]:
+        return await analytics.brands(_period(analytics, start, end, brand_ids))

@@ -28,10 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kitchen.analytics.summaries import (
     CUSTOMERS,
     HISTOGRAMS,
-    ITEM_READY,
-    ITEM_STATUS,
-    ORDER_READY,
-    ORDER_STATUS,
+    MEASURES,
     QUARTER_HOURS,
     CounterTable,
     day_number,
@@ -68,7 +65,11 @@ SELECT {key}, 0, {counter.aggregates()} FROM moved GROUP BY {key} ORDER BY {key}
 
 
 # Each `recent` condition is one the table's indexes answer without reading the whole history.
-_FOLD_HISTOGRAMS = _fold(HISTOGRAMS, "span = :span AND measure IN (:m1, :m2, :m3, :m4) AND period >= :period")
+_MEASURE_NAMES = {f"m{n}": measure for n, measure in enumerate(MEASURES)}
+_FOLD_HISTOGRAMS = _fold(
+    HISTOGRAMS,
+    f"span = :span AND measure IN ({', '.join(':' + name for name in _MEASURE_NAMES)}) AND period >= :period",
+)
 _FOLD_QUARTER_HOURS = _fold(QUARTER_HOURS, "quarter >= :quarter")
 _FOLD_CUSTOMERS = _fold(CUSTOMERS, "last_order_at >= :since")
 
@@ -79,7 +80,7 @@ async def fold_shards(conn: AsyncConnection, now: datetime) -> bool:
     Commits a transaction per table (the connection must not be in one of its own).
     """
     since = now - RECENT
-    measures = {"m1": ORDER_STATUS, "m2": ITEM_STATUS, "m3": ITEM_READY, "m4": ORDER_READY}
+    measures = _MEASURE_NAMES
     folds: list[tuple[TextClause, dict[str, Any]]] = [
         (_FOLD_HISTOGRAMS, {"span": "day", "period": day_number(since), **measures}),
         (_FOLD_HISTOGRAMS, {"span": "month", "period": month_number(since), **measures}),

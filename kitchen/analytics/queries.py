@@ -12,9 +12,10 @@ Every figure reads the summary tables of `summaries.py`, which the order service
 the same transaction as each status change (migration `analytics summaries` filled them from
 the history before it), so half a year costs a few times what a week costs, not 25 times:
 - counts, means, throughput and customers are exact;
-- percentiles are percentile_cont's (linear interpolation between the two nearest values)
-  over the durations each taken at its whole second, floor(seconds): identical to
-  percentile_cont when durations are whole seconds, otherwise never more than 1 s below it.
+- percentiles are percentile_cont's (linear interpolation between the two nearest values) over
+  the durations each taken at its bucket's representative (`buckets.py`): within 0.9 % or 50 ms
+  of percentile_cont over the exact durations, whichever is larger, and exact where a bucket
+  holds one value.
 Customers come from per-account totals, less the orders placed from the end of the range on
 (none, for a range that ends now). Every figure is computed by the database.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -48,7 +49,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kitchen.analytics import indexes  # noqa: F401  # registers the indexes these queries read through
+from kitchen.analytics.buckets import estimate
 from kitchen.analytics.schemas import (
+    BrandFigures,
     CustomerBucket,
     CustomerBucketName,
     Customers,
@@ -57,10 +60,15 @@ from kitchen.analytics.schemas import (
     StatusDuration,
     StatusDurations,
     ThroughputHour,
+    TicketTime,
+    TicketTimes,
     TopCustomer,
 )
 from kitchen.analytics.summaries import (
+    BUMPED,
+    COOKED,
     DAY,
+    ITEM_BUMPED,
     ITEM_READY,
     ITEM_STATUS,
     LATE,
@@ -68,6 +76,7 @@ from kitchen.analytics.summaries import (
     ORDER_READY,
     ORDER_STATUS,
     QUARTER_HOUR,
+    TICKET,
     AnalyticsCustomer,
     AnalyticsHistogram,
     AnalyticsQuarterHour,
@@ -76,6 +85,7 @@ from kitchen.analytics.summaries import (
     month_number,
     month_start,
 )
+from kitchen.brands.models import Brand
 from kitchen.orders.models import ID_LENGTH, Order
 from kitchen.orders.schemas import as_utc
 from kitchen.orders.service import Clock, system_clock
@@ -165,14 +175,27 @@ class Spans:
         return cls((first_month, last_month), days, loose)
 
 
-def histogram_summary(period: Period, measure: str, keys: Sequence[str] = ()) -> Select[Any]:
-    """Per key of `measure` over the orders of `period`: n, mean, p50, p90 and the greatest label.
+Group = Literal["key", "brand_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One group's figures of a measure: how many samples, their mean, median and 90th percentile."""
+
+    key: str
+    label: str
+    n: int
+    mean: float
+    p50: float
+    p90: float
+
+
+def histogram_summary(period: Period, measure: str, keys: Sequence[str] = (), group: Group = "key") -> Select[Any]:
+    """Per `group` (the samples' key, or their brand) of `measure` over the orders of `period`:
+    the buckets where its median and 90th percentile lie (`bucket_summary`).
 
     Reads whole months and whole days from `analytics_histograms` and the loose ends from
-    `analytics_samples`. Count and mean are exact. The percentiles are percentile_cont's
-    (linear interpolation at 0-based position (n - 1) * p) over the samples each taken at its
-    whole second, floor(seconds): identical to percentile_cont when durations are whole
-    seconds, never more than 1 s below it otherwise.
+    `analytics_samples`.
     """
     h, s = AnalyticsHistogram, AnalyticsSample
     spans = Spans.of(period.start, period.end)
@@ -184,7 +207,9 @@ def histogram_summary(period: Period, measure: str, keys: Sequence[str] = ()) ->
             conditions.append(h.brand_id.in_(period.brand_ids))
         if keys:
             conditions.append(h.key.in_(keys))
-        return select(h.key, h.label, h.second, h.count.label("n"), h.total.label("total")).where(*conditions)
+        return select(
+            getattr(h, group).label("key"), h.label, h.bucket, h.count.label("n"), h.total, h.low, h.high
+        ).where(*conditions)
 
     if spans.months is not None:
         parts.append(histogram("month", *spans.months))
@@ -196,60 +221,105 @@ def histogram_summary(period: Period, measure: str, keys: Sequence[str] = ()) ->
         if keys:
             conditions.append(s.key.in_(keys))
         parts.append(
-            select(s.key, s.label, s.second, func.count().label("n"), func.sum(s.seconds).label("total"))
+            select(
+                getattr(s, group).label("key"),
+                func.max(s.label).label("label"),
+                s.bucket,
+                func.count().label("n"),
+                func.sum(s.seconds).label("total"),
+                func.min(s.seconds).label("low"),
+                func.max(s.seconds).label("high"),
+            )
             .where(*conditions)
-            .group_by(s.key, s.label, s.second)
+            .group_by(getattr(s, group), s.bucket)
         )
     if not parts:
         parts.append(histogram("day", 0, 0))
     return bucket_summary(parts[0].subquery("buckets") if len(parts) == 1 else union_all(*parts).subquery("buckets"))
 
 
-def bucket_summary(rows: Subquery) -> Select[Any]:
-    """Per `key` of 1-second buckets (key, label, second, n, total): n, mean, p50, p90, max(label).
+PERCENTILES = (50, 90)
 
-    A bucket stands for n samples whose value is `second`. With the N samples of a key in
-    order, the p-th percentile lies at 0-based position h = (N - 1) * p, between the values at
-    floor(h) and floor(h) + 1, linearly interpolated (percentile_cont); h is computed in integer
-    arithmetic, so both databases agree exactly. The mean is sum(total) / N.
+
+def bucket_summary(rows: Subquery) -> Select[Any]:
+    """Per `key` of duration buckets (key, label, bucket, n, total, low, high): n, the mean, and
+    for each percentile the buckets it lies between.
+
+    With the N samples of a key in order, the p-th percentile lies at 0-based position
+    h = (N - 1) * p, between the samples at floor(h) and floor(h) + 1, linearly interpolated
+    (percentile_cont). The statement finds the buckets holding those two samples (`p50_0`,
+    `p50_1`: each with its count, the smallest and largest duration it counted, and where in it
+    the sample lies, `_rank`) and h's fraction, in integer arithmetic, so both databases agree
+    exactly; `summaries` turns them into seconds. The mean is sum(total) / N, exact.
     """
     merged = (
         select(
             rows.c.key,
-            rows.c.second,
+            rows.c.bucket,
             func.max(rows.c.label).label("label"),
             cast(func.sum(rows.c.n), BigInteger).label("n"),
             func.sum(rows.c.total).label("total"),
+            func.min(rows.c.low).label("low"),
+            func.max(rows.c.high).label("high"),
         )
-        .group_by(rows.c.key, rows.c.second)
+        .group_by(rows.c.key, rows.c.bucket)
         .subquery("merged")
     )
     running = select(
         merged,
-        cast(func.sum(merged.c.n).over(partition_by=merged.c.key, order_by=merged.c.second), BigInteger).label("upto"),
+        cast(func.sum(merged.c.n).over(partition_by=merged.c.key, order_by=merged.c.bucket), BigInteger).label("upto"),
         cast(func.sum(merged.c.n).over(partition_by=merged.c.key), BigInteger).label("n_all"),
     ).subquery("running")
     r = running.c
 
-    def percentile(percent: int) -> ColumnElement[float]:
+    def at_rank(i: ColumnElement[int], column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.max(case(((r.upto - r.n <= i) & (i < r.upto), column)))
+
+    columns: list[ColumnElement[Any]] = []
+    for percent in PERCENTILES:
         position = (r.n_all - 1) * percent  # h * 100, an integer
-        index = position // 100
-
-        def value_at(i: ColumnElement[int]) -> ColumnElement[Any]:
-            return func.max(case(((r.upto - r.n <= i) & (i < r.upto), r.second)))
-
-        below, above = value_at(index), value_at(index + 1)
-        fraction = func.max(position % 100) / 100.0
-        return below + func.coalesce(above - below, 0) * fraction
-
+        for neighbour in (0, 1):
+            index = position // 100 + neighbour
+            columns += [
+                at_rank(index, r.bucket).label(f"p{percent}_{neighbour}"),
+                at_rank(index, r.n).label(f"p{percent}_{neighbour}_n"),
+                at_rank(index, index - (r.upto - r.n)).label(f"p{percent}_{neighbour}_rank"),
+                at_rank(index, r.low).label(f"p{percent}_{neighbour}_low"),
+                at_rank(index, r.high).label(f"p{percent}_{neighbour}_high"),
+            ]
+        columns.append(func.max(position % 100).label(f"p{percent}_fraction"))
     return select(
         r.key,
         func.max(r.label).label("label"),
         func.max(r.n_all).label("n"),
         (func.sum(r.total) / func.max(r.n_all)).label("mean"),
-        percentile(50).label("p50"),
-        percentile(90).label("p90"),
+        *columns,
     ).group_by(r.key)
+
+
+def _percentile(row: Any, percent: int) -> float:
+    """The percentile from the buckets `bucket_summary` found (see `buckets.py` for its error)."""
+
+    def sample(neighbour: int) -> float | None:
+        name = f"p{percent}_{neighbour}"
+        if getattr(row, name) is None:
+            return None
+        parts = ("", "_n", "_rank", "_low", "_high")
+        return estimate(*(getattr(row, name + part) for part in parts))
+
+    below, above = sample(0), sample(1)
+    assert below is not None  # a key has at least one sample
+    if above is None:
+        return below
+    return below + (above - below) * int(getattr(row, f"p{percent}_fraction")) / 100
+
+
+def summaries(rows: Iterable[Any]) -> dict[str, Summary]:
+    """The rows of `bucket_summary` as figures in seconds, by key."""
+    return {
+        row.key: Summary(row.key, row.label, int(row.n), float(row.mean), _percentile(row, 50), _percentile(row, 90))
+        for row in rows
+    }
 
 
 def local_hour_start(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -358,12 +428,6 @@ class AnalyticsQueries:
                 raise InvalidPeriod("brandId", f"a brand id has 1 to {ID_LENGTH} characters")
         return Period(start, end, tuple(dict.fromkeys(brand_ids)))
 
-    def _orders_of(self, period: Period) -> list[ColumnElement[bool]]:
-        conditions = [Order.created_at >= period.start, Order.created_at < period.end]
-        if period.brand_ids:
-            conditions.append(Order.brand_id.in_(period.brand_ids))
-        return conditions
-
     async def status_durations(self, period: Period) -> StatusDurations:
         """Time spent in each status by the orders created in the period, and by their items.
 
@@ -402,18 +466,19 @@ class AnalyticsQueries:
                 end = high
         return Period(start, end, period.brand_ids)
 
-    async def _summary(self, period: Period, measure: str, keys: Sequence[str] = ()) -> Sequence[Any]:
-        """histogram_summary of `measure` over `period`, read through the fewest buckets."""
+    async def _summary(
+        self, period: Period, measure: str, keys: Sequence[str] = (), group: Group = "key"
+    ) -> dict[str, Summary]:
+        """The figures of `measure` over `period` per key (or per brand), read through the fewest buckets."""
         widened = await self._widened(period, measure)
-        rows: Sequence[Any] = (await self.session.execute(histogram_summary(widened, measure, keys))).all()
-        return rows
+        return summaries(await self.session.execute(histogram_summary(widened, measure, keys, group)))
 
     async def _durations(self, period: Period, measure: str, statuses: Sequence[str]) -> list[StatusDuration]:
-        found = {row.key: row for row in await self._summary(period, measure, statuses)}
+        found = await self._summary(period, measure, statuses)
         return [
             StatusDuration(
                 status=status,
-                count=int(found[status].n) if status in found else 0,
+                count=found[status].n if status in found else 0,
                 avg_seconds=rounded(found[status].mean) if status in found else None,
                 p50_seconds=rounded(found[status].p50) if status in found else None,
                 p90_seconds=rounded(found[status].p90) if status in found else None,
@@ -546,11 +611,13 @@ class AnalyticsQueries:
         # Both answers from one statement, so the orders are grouped once.
         rows = (await self.session.execute(union_all(select(top), buckets))).all()
         found = {row.name: int(row.number) for row in rows if row.kind == "bucket"}
+        names = await self._latest_names([row.name for row in rows if row.kind == "top"], period)
         return Customers(
             distribution=[CustomerBucket(bucket=name, customers=found.get(name, 0)) for name in CUSTOMER_BUCKETS],
             top=[
                 TopCustomer(
                     account=row.name,
+                    name=names.get(row.name, ""),
                     order_count=int(row.number),
                     first_order_at=row.first_order_at,
                     last_order_at=row.last_order_at,
@@ -562,43 +629,169 @@ class AnalyticsQueries:
             ],
         )
 
-    async def on_time(self, period: Period) -> OnTime:
-        """Of the orders created in the period that reached READY, how many did so by their pickupTime.
+    async def _latest_names(self, accounts: Sequence[str], period: Period) -> dict[str, str]:
+        """The customer name on each account's latest order up to the period's end (accounts are ids)."""
+        if not accounts:
+            return {}
+        latest = (
+            select(Order.account, func.max(Order.created_at).label("created_at"))
+            .where(Order.account.in_(accounts), Order.created_at < period.end)
+            .group_by(Order.account)
+            .subquery("latest")
+        )
+        rows = await self.session.execute(
+            select(Order.account, func.max(Order.customer_name))
+            .join(latest, (Order.account == latest.c.account) & (Order.created_at == latest.c.created_at))
+            .group_by(Order.account)
+        )
+        return {row[0]: row[1] for row in rows}
 
-        READY means the order's first server READY event: a recall and a second bump do not
-        move it. Orders not (yet) READY, cancelled ones included, are not counted. The late
-        ones' lateness (READY minus pickupTime) is given as median and 90th percentile.
+    def _open_late(self, period: Period, now: datetime) -> Select[str, int]:
+        """Per brand, the orders of the period not READY (nor final) whose pickup time has passed."""
+        conditions = [
+            Order.status.in_((OrderStatus.RECEIVED, OrderStatus.PREPARING)),
+            Order.pickup_time < now,
+            Order.created_at >= period.start,
+            Order.created_at < period.end,
+        ]
+        if period.brand_ids:
+            conditions.append(Order.brand_id.in_(period.brand_ids))
+        return select(Order.brand_id, func.count().label("n")).where(*conditions).group_by(Order.brand_id)
+
+    async def on_time(self, period: Period) -> OnTime:
+        """Of the orders created in the period that are due, how many were READY by their pickupTime.
+
+        Due: the order reached READY (its first server READY event: a recall and a second bump
+        do not move it), or it is still open (neither READY nor final) after its pickupTime, which
+        makes it late already. Cancelled orders are not counted. The lateness of the orders that
+        were READY late (READY minus pickupTime) is given as median and 90th percentile.
         """
         await self._tune()
-        found = {row.key: row for row in await self._summary(period, ORDER_READY)}
-        on_time = int(found[ON_TIME].n) if ON_TIME in found else 0
-        late_rows = found.get(LATE)
-        orders = on_time + (int(late_rows.n) if late_rows else 0)
+        found = await self._summary(period, ORDER_READY)
+        open_late = sum(int(row.n) for row in await self.session.execute(self._open_late(period, self.clock())))
+        on_time = found[ON_TIME].n if ON_TIME in found else 0
+        late = found.get(LATE)
+        orders = on_time + (late.n if late else 0)
+        due = orders + open_late
         return OnTime(
             orders=orders,
             on_time=on_time,
-            rate=round(on_time / orders, 4) if orders else None,
-            late_p50_seconds=rounded(late_rows.p50) if late_rows else None,
-            late_p90_seconds=rounded(late_rows.p90) if late_rows else None,
+            open_late=open_late,
+            due=due,
+            rate=round(on_time / due, 4) if due else None,
+            late_p50_seconds=rounded(late.p50) if late else None,
+            late_p90_seconds=rounded(late.p90) if late else None,
         )
 
     async def slowest_items(self, period: Period) -> list[SlowItem]:
         """PLUs of the orders created in the period, slowest median first, by time from ORDERED to READY.
 
-        An item is ORDERED when its order comes in (its first ORDERED event carries the
-        order's createdAt) and READY at its first server READY event; items that never got
-        there (open or cancelled) are left out. `name` is the PLU's name (the greatest, should
+        An item is ORDERED when its order comes in and READY at its first server READY event.
+        Only items completed on their own are timed: an item made READY together with other
+        items of its order (a bump) says how long the ticket took, not the item, so it is counted
+        in `bumped` instead. PLUs only ever bumped come last, untimed. Items that never got to
+        READY (open or cancelled) are left out. `name` is the PLU's name (the greatest, should
         orders disagree).
         """
         await self._tune()
-        rows = sorted(await self._summary(period, ITEM_READY), key=lambda row: (-row.p50, row.key))
-        return [
+        timed = await self._summary(period, ITEM_READY)
+        bumped = await self._summary(period, ITEM_BUMPED)
+        rows = [
             SlowItem(
-                plu=row.key,
-                name=row.label,
-                count=int(row.n),
-                p50_seconds=float(rounded(row.p50) or 0.0),
-                p90_seconds=float(rounded(row.p90) or 0.0),
+                plu=plu,
+                name=(timed.get(plu) or bumped[plu]).label,
+                count=timed[plu].n if plu in timed else 0,
+                bumped=bumped[plu].n if plu in bumped else 0,
+                p50_seconds=rounded(timed[plu].p50) if plu in timed else None,
+                p90_seconds=rounded(timed[plu].p90) if plu in timed else None,
             )
-            for row in rows
+            for plu in timed.keys() | bumped.keys()
         ]
+        return sorted(rows, key=lambda row: (row.p50_seconds is None, -(row.p50_seconds or 0), row.plu))
+
+    async def ticket_times(self, period: Period) -> TicketTimes:
+        """Time from createdAt to the first READY of the orders created in the period, cooked
+        orders (the last item completed on its own) apart from bumped ones."""
+        await self._tune()
+        found = await self._summary(period, TICKET)
+
+        def ticket(key: str) -> TicketTime:
+            row = found.get(key)
+            if row is None:
+                return TicketTime(count=0, avg_seconds=None, p50_seconds=None, p90_seconds=None)
+            return TicketTime(
+                count=row.n, avg_seconds=rounded(row.mean), p50_seconds=rounded(row.p50), p90_seconds=rounded(row.p90)
+            )
+
+        return TicketTimes(cooked=ticket(COOKED), bumped=ticket(BUMPED))
+
+    async def brands(self, period: Period) -> list[BrandFigures]:
+        """Per brand with orders in the period: orders received, the on-time figures of `on_time`,
+        and the median ticket time (cooked and bumped orders together), most orders first."""
+        await self._tune()
+        received = await self._received_by_brand(period)
+        open_late = {
+            row.brand_id: int(row.n) for row in await self.session.execute(self._open_late(period, self.clock()))
+        }
+        tickets = await self._summary(period, TICKET, group="brand_id")
+        ready = await self._ready_by_brand(period)
+        names = {row[0]: row[1] for row in await self.session.execute(select(Brand.id, Brand.name))}
+        rows = []
+        for brand_id in received.keys() | open_late.keys() | ready.keys():
+            on_time, late = ready.get(brand_id, (0, 0))
+            due = on_time + late + open_late.get(brand_id, 0)
+            rows.append(
+                BrandFigures(
+                    brand_id=brand_id,
+                    name=names.get(brand_id),
+                    orders=received.get(brand_id, 0),
+                    due=due,
+                    on_time=on_time,
+                    open_late=open_late.get(brand_id, 0),
+                    on_time_rate=round(on_time / due, 4) if due else None,
+                    ticket_p50_seconds=rounded(tickets[brand_id].p50) if brand_id in tickets else None,
+                )
+            )
+        return sorted(rows, key=lambda row: (-row.orders, row.brand_id))
+
+    async def _ready_by_brand(self, period: Period) -> dict[str, tuple[int, int]]:
+        """(on time, late) orders per brand that reached READY."""
+        counts: dict[str, tuple[int, int]] = {}
+        for verdict in (ON_TIME, LATE):
+            for brand_id, row in (await self._summary(period, ORDER_READY, (verdict,), group="brand_id")).items():
+                on_time, late = counts.get(brand_id, (0, 0))
+                counts[brand_id] = (on_time + row.n, late) if verdict == ON_TIME else (on_time, late + row.n)
+        return counts
+
+    async def _received_by_brand(self, period: Period) -> dict[str, int]:
+        """Orders created in the period per brand: whole quarter hours from their counters, the
+        loose ends (a range not on quarter hours) from the orders themselves."""
+        first = -(-math.floor(period.start.timestamp()) // QUARTER_HOUR)  # the first whole quarter
+        last = math.floor(period.end.timestamp()) // QUARTER_HOUR
+        received: dict[str, int] = {}
+
+        def brands_of(column: SQLColumnExpression[str]) -> list[ColumnElement[bool]]:
+            return [column.in_(period.brand_ids)] if period.brand_ids else []
+
+        loose = [(period.start, period.end)]
+        if first < last:
+            q = AnalyticsQuarterHour
+            whole = select(q.brand_id, func.sum(q.received)).where(
+                q.quarter >= first, q.quarter < last, *brands_of(q.brand_id)
+            )
+            for brand_id, n in await self.session.execute(whole.group_by(q.brand_id)):
+                received[brand_id] = received.get(brand_id, 0) + int(n)
+            edges = (
+                datetime.fromtimestamp(first * QUARTER_HOUR, UTC),
+                datetime.fromtimestamp(last * QUARTER_HOUR, UTC),
+            )
+            loose = [(period.start, edges[0]), (edges[1], period.end)]
+        for low, high in loose:
+            if low >= high:
+                continue
+            counted = select(Order.brand_id, func.count()).where(
+                Order.created_at >= low, Order.created_at < high, *brands_of(Order.brand_id)
+            )
+            for brand_id, n in await self.session.execute(counted.group_by(Order.brand_id)):
+                received[brand_id] = received.get(brand_id, 0) + int(n)
+        return received

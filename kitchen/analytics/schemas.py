@@ -47,6 +47,7 @@ class CustomerBucket(Struct, rename="camel", kw_only=True):
 
 class TopCustomer(Struct, rename="camel", kw_only=True):
     account: str
+    name: Annotated[str, Meta(description="The customer name on the account's latest order.")]
     order_count: int
     first_order_at: datetime
     last_order_at: datetime
@@ -58,20 +59,55 @@ class Customers(Struct, rename="camel", kw_only=True):
 
 
 class OnTime(Struct, rename="camel", kw_only=True):
-    """Orders that reached READY, how many by their pickup time, and how late the others were."""
+    """Orders that are due (reached READY, or still open after their pickup time), how many were
+    ready by their pickup time, and how late the others were."""
 
-    orders: int
-    on_time: int
-    rate: Annotated[float, Meta(ge=0, le=1, description="onTime / orders; null when orders is 0.")] | None
+    orders: Annotated[int, Meta(description="Orders that reached READY (their first READY counts).")]
+    on_time: Annotated[int, Meta(description="Of those, ready at or before their pickupTime.")]
+    open_late: Annotated[int, Meta(description="Orders not READY (nor cancelled) whose pickupTime has passed.")]
+    due: Annotated[int, Meta(description="orders + openLate: every order that should be ready by now.")]
+    rate: Annotated[float, Meta(ge=0, le=1, description="onTime / due; null when due is 0.")] | None
     late_p50_seconds: Seconds
     late_p90_seconds: Seconds
 
 
 class SlowItem(Struct, rename="camel", kw_only=True):
-    """A PLU and how long its items took from ORDERED to READY."""
+    """A PLU and how long its items took from ORDERED to READY, when completed on their own."""
 
     plu: str
     name: str
+    count: Annotated[int, Meta(description="Items of this PLU completed on their own: the ones timed.")]
+    bumped: Annotated[
+        int, Meta(description="Items of this PLU made READY with other items of their order (a bump): not timed.")
+    ]
+    p50_seconds: Seconds
+    p90_seconds: Seconds
+
+
+class TicketTime(Struct, rename="camel", kw_only=True):
+    """Orders from createdAt to their first READY."""
+
     count: int
-    p50_seconds: float
-    p90_seconds: float
+    avg_seconds: Seconds
+    p50_seconds: Seconds
+    p90_seconds: Seconds
+
+
+class TicketTimes(Struct, rename="camel", kw_only=True):
+    """Ticket times apart: orders whose items were completed one by one, and bumped orders."""
+
+    cooked: Annotated[TicketTime, Meta(description="The last item was completed on its own.")]
+    bumped: Annotated[TicketTime, Meta(description="Two or more items were made READY at once (a bump).")]
+
+
+class BrandFigures(Struct, rename="camel", kw_only=True):
+    """One brand's figures over a range, for comparing brands side by side."""
+
+    brand_id: str
+    name: Annotated[str | None, Meta(description="From the brand catalog; null for a brand not in it.")]
+    orders: Annotated[int, Meta(description="Orders received in the range.")]
+    due: int
+    on_time: int
+    open_late: int
+    on_time_rate: Annotated[float, Meta(ge=0, le=1)] | None
+    ticket_p50_seconds: Seconds

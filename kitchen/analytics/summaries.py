@@ -3,12 +3,15 @@
 Every figure of `queries.py` reads these instead of the history tables:
 - `analytics_samples`: one narrow row per measured thing, with the brand and the createdAt of
   its order: every ended server-stamped stay of an order or item status (`order_status`,
-  `item_status`, key = the status), every item's first server READY (`item_ready`, key = PLU,
-  label = item name, seconds from the order's createdAt), every order's first server READY
-  (`order_ready`, key = `on_time` or `late`, seconds from its pickupTime);
+  `item_status`, key = the status); every item's first server READY, seconds from the order's
+  createdAt (key = PLU, label = item name), as `item_ready` when the item was completed on its
+  own and as `item_bumped` when it became READY together with other items of its order (a bump);
+  every order's first server READY, as `order_ready` (key = `on_time` or `late`, seconds from
+  its pickupTime) and as `ticket` (key = `cooked` or `bumped` as above, seconds from createdAt);
 - `analytics_histograms`: the same samples counted per UTC day and per UTC month of the
-  order's createdAt, per whole second (`second` = floor(seconds)), with the exact sum of
-  their seconds, so a long range reads whole months and days of buckets, not millions of stays;
+  order's createdAt, per duration bucket (`buckets.py`: 100 ms wide below 5 s, 0.9 % wide
+  beyond), with the exact sum, the smallest and the largest of their seconds, so a long range
+  reads whole months and days of buckets, not millions of stays;
 - `analytics_quarter_hours`: orders received and orders first READY per brand and quarter of
   an hour (UTC), from which any zone's clock hours add up exactly;
 - `analytics_customers`: per account and brand, how many orders and the first and last one.
@@ -40,6 +43,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    Select,
     SmallInteger,
     SQLColumnExpression,
     String,
@@ -58,9 +62,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
+from kitchen.analytics.buckets import (
+    LINEAR_BUCKETS,
+    LINEAR_LIMIT_MICROS,
+    LINEAR_WIDTH_MICROS,
+    LN_GROWTH,
+    bucket_of_micros,
+)
 from kitchen.orders.models import (
     ID_LENGTH,
     EventSource,
@@ -83,8 +95,12 @@ LABEL_LENGTH = 200
 ORDER_STATUS = "order_status"
 ITEM_STATUS = "item_status"
 ITEM_READY = "item_ready"
+ITEM_BUMPED = "item_bumped"
 ORDER_READY = "order_ready"
+TICKET = "ticket"
+MEASURES = (ORDER_STATUS, ITEM_STATUS, ITEM_READY, ITEM_BUMPED, ORDER_READY, TICKET)
 ON_TIME, LATE = "on_time", "late"
+COOKED, BUMPED = "cooked", "bumped"
 READY = "READY"
 
 
@@ -100,7 +116,7 @@ class AnalyticsSample(IdentityBase):
             "created_at",
             "brand_id",
             "key",
-            "second",
+            "bucket",
             postgresql_include=["label", "seconds"],
         ),
     )
@@ -111,11 +127,11 @@ class AnalyticsSample(IdentityBase):
     brand_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))  # the order's
     seconds: Mapped[float] = mapped_column(Double)
-    second: Mapped[int] = mapped_column(Integer)  # floor(seconds)
+    bucket: Mapped[int] = mapped_column(Integer)  # buckets.bucket_of_micros
 
 
 class AnalyticsHistogram(DefaultBase):
-    """How many samples of one measure, key and brand fell in one whole second, per day or month."""
+    """How many samples of one measure, key and brand fell in one duration bucket, per day or month."""
 
     __tablename__ = "analytics_histograms"
     __table_args__ = (
@@ -129,10 +145,10 @@ class AnalyticsHistogram(DefaultBase):
             "brand_id",
             "key",
             "label",
-            "second",
+            "bucket",
             "shard",
             name="pk_analytics_histograms",
-            postgresql_include=["count", "total"],
+            postgresql_include=["count", "total", "low", "high"],
         ),
     )
 
@@ -142,10 +158,12 @@ class AnalyticsHistogram(DefaultBase):
     brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     label: Mapped[str] = mapped_column(String(LABEL_LENGTH), primary_key=True)
-    second: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
     count: Mapped[int] = mapped_column(Integer)
     total: Mapped[float] = mapped_column(Double)  # exact sum of the samples' seconds
+    low: Mapped[float] = mapped_column(Double)  # the smallest of them
+    high: Mapped[float] = mapped_column(Double)  # the largest
 
 
 class AnalyticsQuarterHour(DefaultBase):
@@ -213,7 +231,7 @@ class Sample:
             "brand_id": self.brand_id,
             "created_at": self.created_at,
             "seconds": self.elapsed / timedelta(seconds=1),
-            "second": self.elapsed // timedelta(seconds=1),  # exact, unlike floor of a float
+            "bucket": bucket_of_micros(self.elapsed // timedelta(microseconds=1)),
         }
 
 
@@ -261,7 +279,11 @@ class CounterTable:
 
 
 HISTOGRAMS = CounterTable(
-    _histograms, ("span", "measure", "period", "brand_id", "key", "label", "second"), ("count", "total")
+    _histograms,
+    ("span", "measure", "period", "brand_id", "key", "label", "bucket"),
+    ("count", "total"),
+    ("low",),
+    ("high",),
 )
 QUARTER_HOURS = CounterTable(_quarters, ("quarter", "brand_id"), ("received", "ready"))
 CUSTOMERS = CounterTable(_customers, ("account", "brand_id"), ("orders",), ("first_order_at",), ("last_order_at",))
@@ -293,11 +315,13 @@ class SummaryWriter:
         ended: EventRecord | None,
         history: Sequence[EventRecord],
         now: datetime,
+        readied: int,
     ) -> None:
         """The order (`item` None) or one of its items enters its new status at `now`.
 
         `ended` is the server-stamped stay this change ended, if any; `history` is the stream
-        before the new event, which tells whether this is the first server READY.
+        before the new event, which tells whether this is the first server READY; `readied` is
+        how many of the order's items this change makes READY (two or more: a bump).
         """
         if ended is not None:
             measure = ORDER_STATUS if item is None else ITEM_STATUS
@@ -305,13 +329,16 @@ class SummaryWriter:
         status = order.status if item is None else item.status
         if status != READY or any(e.status == READY and e.source != EventSource.CHANNEL for e in history):
             return
+        bumped = readied >= 2
+        cooking = now - order.created_at
         if item is not None:
-            elapsed = now - order.created_at
-            self.samples.append(Sample(ITEM_READY, item.plu, order.brand_id, order.created_at, elapsed, item.name))
+            measure = ITEM_BUMPED if bumped else ITEM_READY
+            self.samples.append(Sample(measure, item.plu, order.brand_id, order.created_at, cooking, item.name))
             return
         lateness = now - order.pickup_time
         verdict = LATE if lateness > timedelta(0) else ON_TIME
         self.samples.append(Sample(ORDER_READY, verdict, order.brand_id, order.created_at, lateness))
+        self.samples.append(Sample(TICKET, BUMPED if bumped else COOKED, order.brand_id, order.created_at, cooking))
         self.ready[quarter_number(now), order.brand_id] += 1
 
     def order_received(self, order: OrderRecord) -> None:
@@ -322,15 +349,23 @@ class SummaryWriter:
         samples = [sample.row() for sample in self.samples]
         buckets: dict[tuple[Any, ...], list[float]] = {}
         for row in samples:
+            seconds = row["seconds"]
             for span, period in (("day", day_number(row["created_at"])), ("month", month_number(row["created_at"]))):
-                bucket = (span, row["measure"], period, row["brand_id"], row["key"], row["label"], row["second"])
-                count_and_total = buckets.setdefault(bucket, [0, 0.0])
-                count_and_total[0] += 1
-                count_and_total[1] += row["seconds"]
+                bucket = (span, row["measure"], period, row["brand_id"], row["key"], row["label"], row["bucket"])
+                counted = buckets.setdefault(bucket, [0, 0.0, seconds, seconds])
+                counted[0] += 1
+                counted[1] += seconds
+                counted[2], counted[3] = min(counted[2], seconds), max(counted[3], seconds)
         # In key order, so concurrent changes lock shared buckets in the same order (no deadlock).
         histograms = [
-            {**dict(zip(HISTOGRAMS.key, bucket, strict=True)), "count": int(count), "total": total}
-            for bucket, (count, total) in sorted(buckets.items())
+            {
+                **dict(zip(HISTOGRAMS.key, bucket, strict=True)),
+                "count": int(count),
+                "total": total,
+                "low": low,
+                "high": high,
+            }
+            for bucket, (count, total, low, high) in sorted(buckets.items())
         ]
         quarters = [
             {"quarter": q, "brand_id": b, "received": self.received[q, b], "ready": self.ready[q, b]}
@@ -378,11 +413,22 @@ def seconds_between(
     return whole + (cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float))
 
 
-def _floor(dialect: str, value: ColumnElement[float]) -> ColumnElement[int]:
-    if dialect == "postgresql":
-        return cast(func.floor(value), Integer)
-    truncated = cast(value, Integer)  # SQLite truncates toward zero
-    return case((value < truncated, truncated - 1), else_=truncated)
+def bucket_of(value: ColumnElement[float]) -> ColumnElement[int]:
+    """SQL: `buckets.bucket_of_micros` of a duration in seconds, the bucket Python gives it too
+    (from whole microseconds, with the same floating-point logarithm)."""
+    micros = cast(func.round(value * literal_column("1000000")), BigInteger)
+    magnitude = func.abs(micros)
+    logarithmic = literal(LINEAR_BUCKETS, Integer) + cast(
+        func.floor(
+            func.ln(cast(magnitude, Double) / literal(float(LINEAR_LIMIT_MICROS), Double)) / literal(LN_GROWTH, Double)
+        ),
+        Integer,
+    )
+    index = case(
+        (magnitude < LINEAR_LIMIT_MICROS, cast(magnitude // literal(LINEAR_WIDTH_MICROS, BigInteger), Integer)),
+        else_=logarithmic,
+    )
+    return case((micros >= 0, index), else_=-index - 1)
 
 
 def whole_epoch_seconds(dialect: str, moment: SQLColumnExpression[Any]) -> ColumnElement[int]:
@@ -421,10 +467,13 @@ def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]
 
     Samples and histograms are computed one month of orders (`backfill_months`) at a time, so
     no statement runs for long on a large history; the quarter hours in one statement.
+    An item or an order counts as bumped when its first READY came with the READY of another
+    item of the order at the same instant: one change readied both (every change of an order
+    has a stamp of its own).
     """
     ready: ColumnElement[str] = literal_column("'READY'")
     channel: ColumnElement[str] = literal_column("'channel'")
-    sample_columns = ["measure", "key", "label", "brand_id", "created_at", "seconds", "second"]
+    sample_columns = ["measure", "key", "label", "brand_id", "created_at", "seconds", "bucket"]
     statements: list[Executable] = [delete(_samples), delete(_histograms), delete(_quarters), delete(_customers)]
     statements.append(
         insert(_customers).from_select(
@@ -445,51 +494,50 @@ def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]
             .subquery("first_ready")
         )
 
+    def bumped(order_id: SQLColumnExpression[str], at: SQLColumnExpression[datetime]) -> ColumnElement[bool]:
+        readied = aliased(ItemStatusEvent)
+        together = select(func.count()).where(
+            readied.order_id == order_id, readied.status == ready, readied.source != channel, readied.at == at
+        )
+        return together.scalar_subquery() >= 2
+
+    def sample(measure: Any, key: Any, label: Any, seconds: ColumnElement[float]) -> Select[Any]:
+        return select(measure, key, label, Order.brand_id, Order.created_at, seconds, bucket_of(seconds))
+
     for low, high in months:
         window = [Order.created_at >= low, Order.created_at < high]
         for event, measure in ((OrderStatusEvent, ORDER_STATUS), (ItemStatusEvent, ITEM_STATUS)):
-            seconds = seconds_between(dialect, event.at, event.ended_at)
             stays = (
-                select(
-                    literal(measure),
-                    event.status,
-                    literal(""),
-                    Order.brand_id,
-                    Order.created_at,
-                    seconds,
-                    _floor(dialect, seconds),
-                )
+                sample(literal(measure), event.status, literal(""), seconds_between(dialect, event.at, event.ended_at))
                 .join_from(event, Order, Order.id == event.order_id)
                 .where(event.source != channel, event.ended_at.is_not(None), *window)
             )
             statements.append(insert(_samples).from_select(sample_columns, stays))
         items = first_ready(ItemStatusEvent, window)
-        cooking = seconds_between(dialect, Order.created_at, items.c.ready_at)
         items_ready = (
-            select(
-                literal(ITEM_READY),
+            sample(
+                case((bumped(OrderItem.order_id, items.c.ready_at), ITEM_BUMPED), else_=ITEM_READY),
                 OrderItem.plu,
                 OrderItem.name,
-                Order.brand_id,
-                Order.created_at,
-                cooking,
-                _floor(dialect, cooking),
+                seconds_between(dialect, Order.created_at, items.c.ready_at),
             )
             .join_from(items, OrderItem, OrderItem.id == items.c.owner)
             .join(Order, Order.id == OrderItem.order_id)
         )
         orders = first_ready(OrderStatusEvent, window)
         lateness = seconds_between(dialect, Order.pickup_time, orders.c.ready_at)
-        orders_ready = select(
-            literal(ORDER_READY),
-            case((lateness > 0, LATE), else_=ON_TIME),
-            literal(""),
-            Order.brand_id,
-            Order.created_at,
-            lateness,
-            _floor(dialect, lateness),
+        orders_ready = sample(
+            literal(ORDER_READY), case((lateness > 0, LATE), else_=ON_TIME), literal(""), lateness
         ).join_from(orders, Order, Order.id == orders.c.owner)
-        statements += [insert(_samples).from_select(sample_columns, query) for query in (items_ready, orders_ready)]
+        tickets = sample(
+            literal(TICKET),
+            case((bumped(Order.id, orders.c.ready_at), BUMPED), else_=COOKED),
+            literal(""),
+            seconds_between(dialect, Order.created_at, orders.c.ready_at),
+        ).join_from(orders, Order, Order.id == orders.c.owner)
+        statements += [
+            insert(_samples).from_select(sample_columns, query) for query in (items_ready, orders_ready, tickets)
+        ]
 
         s = _samples.c
         for span, period in (
@@ -498,7 +546,7 @@ def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]
         ):
             statements.append(
                 insert(_histograms).from_select(
-                    ["span", "measure", "period", "brand_id", "key", "label", "second", "count", "total"],
+                    [*HISTOGRAMS.key, *HISTOGRAMS.values],
                     select(
                         literal(span),
                         s.measure,
@@ -506,12 +554,14 @@ def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]
                         s.brand_id,
                         s.key,
                         s.label,
-                        s.second,
+                        s.bucket,
                         func.count(),
                         func.sum(s.seconds),
+                        func.min(s.seconds),
+                        func.max(s.seconds),
                     )
                     .where(s.created_at >= low, s.created_at < high)
-                    .group_by(s.measure, period, s.brand_id, s.key, s.label, s.second),
+                    .group_by(s.measure, period, s.brand_id, s.key, s.label, s.bucket),
                 )
             )
 
@@ -545,6 +595,20 @@ def backfill_statements(dialect: str, months: Sequence[tuple[datetime, datetime]
 
 def backfill(connection: Connection) -> None:
     """Compute the summary tables from the history on `connection`, in its transaction."""
+    ensure_sqlite_math(connection)
     first, last = connection.execute(select(func.min(Order.created_at), func.max(Order.created_at))).one()
     for statement in backfill_statements(connection.dialect.name, backfill_months(first, last)):
         connection.execute(statement)
+
+
+def ensure_sqlite_math(connection: Connection) -> None:
+    """Give SQLite `ln` and `floor` where it was built without its math functions (the backfill's buckets)."""
+    if connection.dialect.name != "sqlite":
+        return
+    try:
+        connection.exec_driver_sql("SELECT ln(1), floor(1.5)")
+    except DBAPIError:
+        driver = connection.connection.dbapi_connection
+        assert driver is not None
+        driver.create_function("ln", 1, math.log, deterministic=True)
+        driver.create_function("floor", 1, math.floor, deterministic=True)

@@ -24,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.analytics import charts
 from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
-from kitchen.analytics.schemas import Customers, OnTime, SlowItem, StatusDurations, ThroughputHour
+from kitchen.analytics.schemas import (
+    BrandFigures,
+    Customers,
+    OnTime,
+    SlowItem,
+    StatusDurations,
+    ThroughputHour,
+    TicketTimes,
+)
 from kitchen.auth.guards import manager_only
 from kitchen.board import queries as board_queries
 from kitchen.board.live import BoardHub
@@ -109,6 +117,8 @@ class Figures:
     customers: Customers
     on_time: OnTime
     items: list[SlowItem]
+    tickets: TicketTimes
+    brands: list[BrandFigures]
 
 
 async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures:
@@ -118,6 +128,8 @@ async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures
         customers=await analytics.customers(period),
         on_time=await analytics.on_time(period),
         items=await analytics.slowest_items(period),
+        tickets=await analytics.ticket_times(period),
+        brands=await analytics.brands(period),
     )
 
 
@@ -187,18 +199,20 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
         ),
         "customers": (["bucket", "customers"], [[b.bucket, b.customers] for b in figures.customers.distribution]),
         "top-customers": (
-            ["account", "order_count", "first_order_at", "last_order_at"],
+            ["account", "name", "order_count", "first_order_at", "last_order_at"],
             [
-                [c.account, c.order_count, c.first_order_at.isoformat(), c.last_order_at.isoformat()]
+                [c.account, c.name, c.order_count, c.first_order_at.isoformat(), c.last_order_at.isoformat()]
                 for c in figures.customers.top
             ],
         ),
         "on-time": (
-            ["orders", "on_time", "rate", "late_p50_seconds", "late_p90_seconds"],
+            ["orders", "on_time", "open_late", "due", "rate", "late_p50_seconds", "late_p90_seconds"],
             [
                 [
                     figures.on_time.orders,
                     figures.on_time.on_time,
+                    figures.on_time.open_late,
+                    figures.on_time.due,
                     figures.on_time.rate,
                     figures.on_time.late_p50_seconds,
                     figures.on_time.late_p90_seconds,
@@ -206,8 +220,22 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
             ],
         ),
         "items": (
-            ["plu", "name", "count", "p50_seconds", "p90_seconds"],
-            [[i.plu, i.name, i.count, i.p50_seconds, i.p90_seconds] for i in figures.items],
+            ["plu", "name", "timed", "bumped", "p50_seconds", "p90_seconds"],
+            [[i.plu, i.name, i.count, i.bumped, i.p50_seconds, i.p90_seconds] for i in figures.items],
+        ),
+        "ticket-times": (
+            ["orders", "count", "avg_seconds", "p50_seconds", "p90_seconds"],
+            [
+                [kind, t.count, t.avg_seconds, t.p50_seconds, t.p90_seconds]
+                for kind, t in (("cooked", figures.tickets.cooked), ("bumped", figures.tickets.bumped))
+            ],
+        ),
+        "brands": (
+            ["brand_id", "name", "orders", "due", "on_time", "open_late", "on_time_rate", "ticket_p50_seconds"],
+            [
+                [b.brand_id, b.name, b.orders, b.due, b.on_time, b.open_late, b.on_time_rate, b.ticket_p50_seconds]
+                for b in figures.brands
+            ],
         ),
     }
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from advanced_alchemy.base import DefaultBase, IdentityBase
 from advanced_alchemy.mixins import AuditColumns
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 ID_LENGTH = 64
@@ -23,6 +23,28 @@ class EventSource(StrEnum):
     API = "api"
     BOARD = "board"
     DEMO = "demo"
+
+
+# A server-stamped stay that has not ended: the status its order or item is in now. The database
+# allows one per stream, so no code path can leave a stream in two statuses at once.
+OPEN_SERVER_STAY = "ended_at IS NULL AND source <> 'channel'"
+# A stay never ends before it began (the service stamps every change of an order after the last).
+STAY_ENDS_AFTER_IT_BEGINS = "ended_at IS NULL OR ended_at >= at"
+
+
+def history_invariants(stream: str) -> tuple[CheckConstraint | Index, ...]:
+    """What the database itself refuses in one history table, whose stream column is `stream`."""
+    table = "order_status_events" if stream == "order_id" else "item_status_events"
+    return (
+        CheckConstraint(STAY_ENDS_AFTER_IT_BEGINS, name="stay_ends_after_it_begins"),
+        Index(
+            f"uq_{table}_one_open_stay",
+            stream,
+            unique=True,
+            postgresql_where=text(OPEN_SERVER_STAY),
+            sqlite_where=text(OPEN_SERVER_STAY),
+        ),
+    )
 
 
 class StatusEventColumns:
@@ -77,7 +99,7 @@ class Order(DefaultBase, AuditColumns):
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan", lazy="raise"
     )
     history: Mapped[list[OrderStatusEvent]] = relationship(
-        order_by="(OrderStatusEvent.at, OrderStatusEvent.id)", cascade="all, delete-orphan", lazy="raise"
+        order_by="OrderStatusEvent.id", cascade="all, delete-orphan", lazy="raise"
     )
 
 
@@ -93,7 +115,7 @@ class OrderItem(IdentityBase):
 
     order: Mapped[Order] = relationship(back_populates="items", lazy="raise")
     history: Mapped[list[ItemStatusEvent]] = relationship(
-        order_by="(ItemStatusEvent.at, ItemStatusEvent.id)", cascade="all, delete-orphan", lazy="raise"
+        order_by="ItemStatusEvent.id", cascade="all, delete-orphan", lazy="raise"
     )
 
 
@@ -103,7 +125,8 @@ class OrderStatusEvent(StatusEventColumns, IdentityBase):
     __tablename__ = "order_status_events"
     __table_args__ = (
         Index("ix_order_status_events_order_at", "order_id", "at"),
-        # Each row is updated once (ended_at): room on the page lets that happen in place.
+        *history_invariants("order_id"),
+        # Each row is updated once (ended_at): room on the page keeps its new version beside the old.
         {"postgresql_with": {"fillfactor": 85}},
     )
 
@@ -117,7 +140,8 @@ class ItemStatusEvent(StatusEventColumns, IdentityBase):
     __table_args__ = (
         Index("ix_item_status_events_item_at", "item_id", "at"),
         Index("ix_item_status_events_order_id", "order_id"),
-        # Each row is updated once (ended_at): room on the page lets that happen in place.
+        *history_invariants("item_id"),
+        # Each row is updated once (ended_at): room on the page keeps its new version beside the old.
         {"postgresql_with": {"fillfactor": 85}},
     )
 

@@ -43,7 +43,7 @@ class ItemRecord:
     name: str
     quantity: int
     status: str
-    history: list[EventRecord] = field(default_factory=list)  # oldest first
+    history: list[EventRecord] = field(default_factory=list)  # in the order written
 
 
 @dataclass(slots=True)
@@ -69,7 +69,7 @@ class OrderRecord:
     created_at: datetime
     updated_at: datetime
     items: list[ItemRecord] = field(default_factory=list)
-    history: list[EventRecord] = field(default_factory=list)  # oldest first
+    history: list[EventRecord] = field(default_factory=list)  # in the order written
 
 
 _ORDER_COLUMNS = (
@@ -150,8 +150,9 @@ _parts = union_all(
         ItemStatusEvent.actor,
     ).where(ItemStatusEvent.order_id == bindparam("order_id")),
 ).subquery()
-# Items in the order they were sent; each history oldest first (ties keep the order they were written).
-ORDER_PARTS = DriverStatement(select(_parts).order_by(_parts.c.kind, _parts.c.at, _parts.c.id))
+# Items in the order they were sent; each history in the order it was written (by id), which the
+# service's stamps make time order too (see service.change_stamp).
+ORDER_PARTS = DriverStatement(select(_parts).order_by(_parts.c.kind, _parts.c.id))
 
 # PostgreSQL plans a prepared statement anew for each execution while it estimates that a plan
 # for any parameters would cost more, and its estimate of `unnest` over an array parameter always
@@ -162,7 +163,7 @@ GENERIC_PLANS = func.set_config("plan_cache_mode", "force_generic_plan", true())
 
 # On PostgreSQL an order is read whole in one statement: its row, and its parts as one array per
 # column (one row to send and decode, the order's columns once; a join repeated them per part).
-_ordering = (_parts.c.kind, _parts.c.at, _parts.c.id)
+_ordering = (_parts.c.kind, _parts.c.id)
 _part_arrays = select(*(func.array_agg(aggregate_order_by(column, *_ordering)) for column in _parts.c)).subquery()
 _row = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).cte("order_row")
 READ_ORDER_POSTGRES = DriverStatement(select(*_row.c, *_part_arrays.c).select_from(_row.join(_part_arrays, true())))
@@ -305,7 +306,7 @@ def _history(events: Sequence[EventFields]) -> list[HistoryEntry]:
 
 
 def order_view(order: OrderFields) -> OrderView:
-    """The one place an order becomes its API shape (histories are kept oldest first)."""
+    """The one place an order becomes its API shape (histories in the order they were written)."""
     has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
     return OrderView(
         id=order.id,

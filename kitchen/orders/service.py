@@ -7,7 +7,7 @@ new statuses with their history rows, commits, and only then tells the listeners
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -161,11 +161,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def list_orders(self, query: OrderQuery) -> tuple[Sequence[Order], int]:
         """A page of orders, newest first, and how many match in all."""
-        filters: list[StatementFilter | ColumnElement[bool]] = [
-            OrderBy(field_name="created_at", sort_order="desc"),
-            OrderBy(field_name="id", sort_order="desc"),
-            LimitOffset(limit=query.limit, offset=query.offset),
-        ]
+        filters: list[StatementFilter | ColumnElement[bool]] = []
         if query.statuses:
             filters.append(CollectionFilter(field_name="status", values=[s.value for s in query.statuses]))
         if query.brand_ids:
@@ -177,7 +173,16 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             filters.append(Order.created_at >= query.created_from)
         if query.created_to is not None:
             filters.append(Order.created_at < query.created_to)
-        orders, total = await self.repository.get_many_and_count(*filters, load=list(_full_order()))
+        page = [
+            OrderBy(field_name="created_at", sort_order="desc"),
+            OrderBy(field_name="id", sort_order="desc"),
+            LimitOffset(limit=query.limit, offset=query.offset),
+        ]
+        orders, total = await self.repository.get_many_and_count(*page, *filters, load=list(_full_order()))
+        if not orders and query.offset > 0:
+            # The count rides on the page's rows (a window function): past the last page there are
+            # none to carry it, and `total` is still every matching order, for a client paging by it.
+            total = await self.repository.count(*filters)
         return orders, total
 
     async def ingest(self, new: NewOrder, source: EventSource = EventSource.API) -> tuple[OrderRecord, bool]:
@@ -215,7 +220,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
     ) -> OrderRecord:
         """Move a whole order (start, bump, pick up, cancel, recall) as the status rules allow."""
         target = parse_order_status(requested)
-        return await self._change(order_id, source, lambda ticket, _: plan_order_change(ticket, target))
+        return await self._change(order_id, source, lambda ticket, _order, _now: plan_order_change(ticket, target))
 
     async def set_item_status(
         self, order_id: str, plu: str, requested: int | str, source: EventSource = EventSource.API
@@ -223,7 +228,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         """Move one item one step (or one step back); the order's status follows its items."""
         target = parse_item_status(requested)
 
-        def plan(ticket: Ticket, _: OrderRecord) -> Plan:
+        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
             return plan_item_change(ticket, plu, target)
@@ -233,7 +238,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
     async def advance_item(self, order_id: str, plu: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
         """A tap on an item: the next step from the status it has when the lock is taken."""
 
-        def plan(ticket: Ticket, _: OrderRecord) -> Plan:
+        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
             return plan_item_advance(ticket, plu)
@@ -242,20 +247,21 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def recall(self, order_id: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
         """A bumped (READY) order goes back to the line: its items return to PREPARING."""
-        return await self._change(order_id, source, lambda ticket, _: plan_recall(ticket))
+        return await self._change(order_id, source, lambda ticket, _order, _now: plan_recall(ticket))
 
     async def undo_last_change(
         self, order_id: str, window: timedelta, source: EventSource = EventSource.BOARD
     ) -> OrderRecord:
         """Put the items the last change moved back where they were, if that change was made
         from `source` less than `window` ago. Recorded as a new change, like any other."""
-        now = self.clock()
 
-        def plan(ticket: Ticket, order: OrderRecord) -> Plan:
+        def plan(ticket: Ticket, order: OrderRecord, now: datetime) -> Plan:
             if order.version == 1 or order.last_change_source != source:
                 raise TransitionNotAllowed(order.status, "undo", f"the last change was not made on the {source}")
             if now - order.updated_at > window:
                 raise TransitionNotAllowed(order.status, "undo", "the last change is too old to undo")
+            # Every change of an order has a stamp of its own (`change_stamp`): the items whose
+            # latest event carries the order's last stamp are exactly the ones that change moved.
             last_at = order.updated_at
             previous: dict[str, ItemStatus] = {}
             for item in order.items:
@@ -268,41 +274,51 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def acknowledge_cancellation(self, order_id: str) -> OrderRecord:
         """A cook has seen that the order was cancelled: it may leave the boards."""
-        order = await self.get_order(order_id)
+        conn = await self._connection()
+        order = await self._lock(conn, order_id)
         if order.status != OrderStatus.CANCELLED:
+            await self.session.rollback()
             raise TransitionNotAllowed(order.status, "acknowledged", "only a cancelled order is acknowledged")
-        if order.cancel_acknowledged_at is None:
-            order.cancel_acknowledged_at = order.updated_at = self.clock()
-            conn = await self._connection()
-            await conn.execute(
-                update(Order)
-                .where(Order.id == order_id, Order.cancel_acknowledged_at.is_(None))
-                .values(cancel_acknowledged_at=order.cancel_acknowledged_at, updated_at=order.updated_at)
-            )
-            change = OrderChanged(order.id, order.brand_id, "acknowledged", order.status)
-            notice = self._notice(change)
-            if notice is not None:
-                await notify(conn, notice)
-            await self._commit(change)
+        if order.cancel_acknowledged_at is not None:
+            await self.session.rollback()  # a repeated acknowledgement (a retry): nothing to write
+            return order
+        order.cancel_acknowledged_at = order.updated_at = change_stamp(order, self.clock())
+        await conn.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(cancel_acknowledged_at=order.cancel_acknowledged_at, updated_at=order.updated_at)
+        )
+        change = OrderChanged(order.id, order.brand_id, "acknowledged", order.status)
+        notice = self._notice(change)
+        if notice is not None:
+            await notify(conn, notice)
+        await self._commit(change)
         return order
 
-    async def _change(
-        self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, OrderRecord], Plan]
-    ) -> OrderRecord:
-        now = self.clock()
-        conn = await self._connection()
-        # Lock and read: concurrent changes of one order run one after another, each planned on
-        # what the one before it committed.
+    async def _lock(self, conn: AsyncConnection, order_id: str) -> OrderRecord:
+        """Lock the order for a change and read it as the change before committed it."""
         order = await read.lock_order(conn, order_id)
         if order is None:
             await self.session.rollback()
             raise OrderNotFound(order_id)
+        return order
+
+    async def _change(
+        self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, OrderRecord, datetime], Plan]
+    ) -> OrderRecord:
+        conn = await self._connection()
+        # Lock and read: concurrent changes of one order run one after another, each planned on
+        # what the one before it committed.
+        order = await self._lock(conn, order_id)
+        # Stamped only now, holding the lock: a change that waited for the one before it is
+        # stamped after it, so each stream's history runs forward in the order it was written.
+        now = change_stamp(order, self.clock())
         ticket = Ticket(
             status=OrderStatus(order.status),
             items={item.plu: ItemStatus(item.status) for item in order.items},
         )
         try:
-            plan = plan_for(ticket, order)
+            plan = plan_for(ticket, order, now)
         except Exception:
             await self.session.rollback()
             raise
@@ -320,13 +336,14 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             order_entered=plan.order is not None,
         )
         summaries = SummaryWriter()  # analytics rows of this change, committed with it
+        readied = sum(status == ItemStatus.READY for status in plan.items.values())
         for item in order.items:
             if item.plu in plan.items:
                 item.status = plan.items[item.plu]
                 ended = _end_stay(item.history, now)
                 if ended is not None and ended.id is not None:
                     writes.ended_item_events.append(ended.id)
-                summaries.status_entered(order, item, ended, item.history, now)
+                summaries.status_entered(order, item, ended, item.history, now, readied)
                 item.history.append(EventRecord(None, item.status, now, None, source, self.actor))
                 writes.items.append((item.id, item.status))
         if plan.order is not None:
@@ -334,7 +351,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             ended = _end_stay(order.history, now)
             if ended is not None and ended.id is not None:
                 writes.ended_order_events.append(ended.id)
-            summaries.status_entered(order, None, ended, order.history, now)
+            summaries.status_entered(order, None, ended, order.history, now, readied)
             order.history.append(EventRecord(None, order.status, now, None, source, self.actor))
         # Stamped after planning: undo reads when and where the previous change was made.
         order.updated_at = now
@@ -406,15 +423,15 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             created_at=now,
             updated_at=now,
         )
+        # History is kept in the order it was written: the channel's reports first, oldest first
+        # as the channel timed them, then our RECEIVED, the stream's first server-stamped stay.
         events: list[tuple[str, datetime, str, str | None]] = [
-            (status, at, EventSource.CHANNEL, None) for status, at in reported
+            (status, at, EventSource.CHANNEL, None) for status, at in sorted(reported, key=lambda report: report[1])
         ]
         events.append((OrderStatus.RECEIVED, now, source, self.actor))
-        # The channel's reports are kept in the history as it sent them (oldest first, like the rest).
-        order.history = sorted(
-            (EventRecord(None, status, at, None, event_source, actor) for status, at, event_source, actor in events),
-            key=lambda e: e.at,
-        )
+        order.history = [
+            EventRecord(None, status, at, None, event_source, actor) for status, at, event_source, actor in events
+        ]
         for new_item in new.items:
             item = ItemRecord(0, new_item.plu, new_item.name, new_item.quantity, ItemStatus.ORDERED)
             item.history.append(EventRecord(None, ItemStatus.ORDERED, now, None, source, self.actor))
@@ -440,8 +457,34 @@ _SAME_ORDER_POSTGRES = DriverStatement(
 )
 
 
+# A change is stamped at least this much after the order's latest event.
+STAMP_STEP = timedelta(microseconds=1)
+
+
+def change_stamp(order: OrderRecord, clock_now: datetime) -> datetime:
+    """The time of a change of `order`, read while the change holds the order's lock.
+
+    Never at or before the order's latest event: should the server clock step back (an NTP
+    correction) or another host's clock run behind, a stay would otherwise end before it began
+    and its duration be negative. Strictly later, so the rows of one change share a stamp that
+    no other change of the order has (undo finds what the last change moved by it).
+    """
+    latest = order.updated_at
+    for event in _server_events(order):
+        latest = max(latest, event.at)
+    return max(clock_now, latest + STAMP_STEP)
+
+
+def _server_events(order: OrderRecord) -> Iterator[EventRecord]:
+    for history in (order.history, *(item.history for item in order.items)):
+        yield from (event for event in history if event.source != EventSource.CHANNEL)
+
+
 def _end_stay(history: list[EventRecord], now: datetime) -> EventRecord | None:
-    """End the status the stream is in, so its duration is `ended_at - at`; return the event ended."""
+    """End the status the stream is in, so its duration is `ended_at - at`; return the event ended.
+
+    `history` is in the order it was written, so the stream's open stay is its last server row.
+    """
     for event in reversed(history):
         if event.source != EventSource.CHANNEL:
             if event.ended_at is None:

@@ -68,16 +68,18 @@ class NewOrderWrites:
 
 _SUMMARIES_SQL = f"""
 samples AS (
-    INSERT INTO analytics_samples (measure, key, label, brand_id, created_at, seconds, second)
+    INSERT INTO analytics_samples (measure, key, label, brand_id, created_at, seconds, bucket)
     SELECT * FROM unnest(CAST(:s_measure AS VARCHAR[]), CAST(:s_key AS VARCHAR[]), CAST(:s_label AS VARCHAR[]),
                          CAST(:s_brand_id AS VARCHAR[]), CAST(:s_created_at AS TIMESTAMPTZ[]),
-                         CAST(:s_seconds AS FLOAT8[]), CAST(:s_second AS INTEGER[]))
+                         CAST(:s_seconds AS FLOAT8[]), CAST(:s_bucket AS INTEGER[]))
 ), histograms AS (
-    INSERT INTO analytics_histograms (span, measure, period, brand_id, key, label, second, count, total, shard)
+    INSERT INTO analytics_histograms (span, measure, period, brand_id, key, label, bucket, count, total, low, high,
+                                      shard)
     SELECT *, CAST(:shard AS SMALLINT)
     FROM unnest(CAST(:h_span AS VARCHAR[]), CAST(:h_measure AS VARCHAR[]), CAST(:h_period AS INTEGER[]),
                 CAST(:h_brand_id AS VARCHAR[]), CAST(:h_key AS VARCHAR[]), CAST(:h_label AS VARCHAR[]),
-                CAST(:h_second AS INTEGER[]), CAST(:h_count AS INTEGER[]), CAST(:h_total AS FLOAT8[]))
+                CAST(:h_bucket AS INTEGER[]), CAST(:h_count AS INTEGER[]), CAST(:h_total AS FLOAT8[]),
+                CAST(:h_low AS FLOAT8[]), CAST(:h_high AS FLOAT8[]))
     {HISTOGRAMS.on_conflict()}
 ), quarters AS (
     INSERT INTO analytics_quarter_hours (quarter, brand_id, received, ready, shard)
@@ -96,10 +98,18 @@ samples AS (
 # The NOTIFY is called once (an uncorrelated subquery) and only when asked for.
 _NOTIFY_SQL = "(SELECT pg_notify(:channel, :message) WHERE CAST(:notify AS BOOLEAN))"
 
+# The database allows one open server stay per stream (a partial unique index), so a stream's
+# open stay is ended before its new one is inserted: each INSERT reads a count of the UPDATE that
+# ends the stays, which makes PostgreSQL run that UPDATE to completion first (data-modifying CTEs
+# otherwise run in no promised order).
 _PG_STATUS_CHANGE = DriverStatement(
     text(
         f"""
-WITH changed_items AS (
+WITH ended_item_events AS (
+    UPDATE item_status_events SET ended_at = :now WHERE id = ANY(CAST(:ended_item_events AS BIGINT[])) RETURNING id
+), ended_order_events AS (
+    UPDATE order_status_events SET ended_at = :now WHERE id = ANY(CAST(:ended_order_events AS BIGINT[])) RETURNING id
+), changed_items AS (
     UPDATE order_items SET status = changed.status
     FROM unnest(CAST(:item_ids AS BIGINT[]), CAST(:item_statuses AS VARCHAR[])) AS changed(id, status)
     WHERE order_items.id = changed.id
@@ -108,14 +118,12 @@ WITH changed_items AS (
     SELECT changed.id, :order_id, changed.status, :now, :source, :actor
     FROM unnest(CAST(:item_ids AS BIGINT[]), CAST(:item_statuses AS VARCHAR[]))
          WITH ORDINALITY AS changed(id, status, n)
+    WHERE (SELECT count(*) FROM ended_item_events) >= 0
     ORDER BY changed.n
-), ended_item_events AS (
-    UPDATE item_status_events SET ended_at = :now WHERE id = ANY(CAST(:ended_item_events AS BIGINT[]))
-), ended_order_events AS (
-    UPDATE order_status_events SET ended_at = :now WHERE id = ANY(CAST(:ended_order_events AS BIGINT[]))
 ), order_event AS (
     INSERT INTO order_status_events (order_id, status, at, source, actor)
-    SELECT :order_id, :order_status, :now, :source, :actor WHERE CAST(:order_entered AS BOOLEAN)
+    SELECT :order_id, :order_status, :now, :source, :actor
+    WHERE CAST(:order_entered AS BOOLEAN) AND (SELECT count(*) FROM ended_order_events) >= 0
 ), changed_order AS (
     UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source, version = version + 1
     WHERE id = :order_id
@@ -167,7 +175,7 @@ def _summary_arrays(rows: SummaryRows) -> dict[str, Any]:
     committed. A random shard per change spreads them over `SUMMARY_SHARDS` rows per counter.
     """
     columns = {
-        "s": (rows.samples, ("measure", "key", "label", "brand_id", "created_at", "seconds", "second")),
+        "s": (rows.samples, ("measure", "key", "label", "brand_id", "created_at", "seconds", "bucket")),
         "h": (rows.histograms, (*HISTOGRAMS.key, *HISTOGRAMS.values)),
         "q": (rows.quarters, (*QUARTER_HOURS.key, *QUARTER_HOURS.values)),
         "c": (rows.customers, (*CUSTOMERS.key, *CUSTOMERS.values)),
@@ -256,6 +264,15 @@ _ORDER_EVENT = insert(OrderStatusEvent)
 
 async def _portable_status_change(conn: AsyncConnection, writes: StatusWrites, summaries: SummaryWriter) -> None:
     now, source, actor = writes.now, writes.source, writes.actor
+    # The stays end before the new ones begin: the database allows one open stay per stream.
+    if writes.ended_item_events:
+        await conn.execute(
+            update(ItemStatusEvent).where(ItemStatusEvent.id.in_(writes.ended_item_events)).values(ended_at=now)
+        )
+    if writes.ended_order_events:
+        await conn.execute(
+            update(OrderStatusEvent).where(OrderStatusEvent.id.in_(writes.ended_order_events)).values(ended_at=now)
+        )
     if writes.items:
         await conn.execute(_SET_ITEM_STATUS, [{"item_id": i, "new_status": s} for i, s in writes.items])
         await conn.execute(
@@ -264,14 +281,6 @@ async def _portable_status_change(conn: AsyncConnection, writes: StatusWrites, s
                 {"item_id": i, "order_id": writes.order_id, "status": s, "at": now, "source": source, "actor": actor}
                 for i, s in writes.items
             ],
-        )
-    if writes.ended_item_events:
-        await conn.execute(
-            update(ItemStatusEvent).where(ItemStatusEvent.id.in_(writes.ended_item_events)).values(ended_at=now)
-        )
-    if writes.ended_order_events:
-        await conn.execute(
-            update(OrderStatusEvent).where(OrderStatusEvent.id.in_(writes.ended_order_events)).values(ended_at=now)
         )
     if writes.order_entered:
         await conn.execute(
