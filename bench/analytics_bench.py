@@ -32,6 +32,8 @@ FIGURES: dict[str, Callable[[AnalyticsQueries, Period], Awaitable[Any]]] = {
     "customers": AnalyticsQueries.customers,
     "on-time": AnalyticsQueries.on_time,
     "items": AnalyticsQueries.slowest_items,
+    "ticket-times": AnalyticsQueries.ticket_times,
+    "brands": AnalyticsQueries.brands,
 }
 
 

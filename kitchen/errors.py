@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kitchen.auth.guards import SignInRequired
-from kitchen.http import MalformedJSON
+from kitchen.http import InvalidField, MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
 
@@ -130,6 +130,10 @@ def on_unknown_status(_: Request[Any, Any, Any], exc: UnknownStatus) -> Response
     return error_response(422, "unknown_status", str(exc), field="status")
 
 
+def on_invalid_field(_: Request[Any, Any, Any], exc: InvalidField) -> Response[ErrorBody]:
+    return error_response(422, "invalid_field", str(exc), field=exc.field)
+
+
 def on_invalid_new_order(_: Request[Any, Any, Any], exc: InvalidNewOrder) -> Response[ErrorBody]:
     return error_response(422, "invalid_field", str(exc), field=exc.field)
 
@@ -190,6 +194,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
     InvalidNewOrder: on_invalid_new_order,
+    InvalidField: on_invalid_field,
     BadRequestField: on_bad_request_field,
     OrderNotFound: on_order_not_found,
     ItemNotFound: on_item_not_found,

@@ -46,23 +46,24 @@ TABLES = (
 TEST_API_KEY_NAME = "test-channel"
 MANAGER = ("manager", "correct horse battery")
 
+# The channels' example payload, dated on the test clock's day (times must lie near the server's).
 EXAMPLE_ORDER: dict[str, Any] = {
     "_id": "60f87ea2a52dad8a3fa4860",
-    "created": "2021-07-22T20:08:02Z",
+    "created": "2026-03-02T09:48:02Z",
     "account": "60bfc6dc4887c9851d5a0246",
     "brandId": "60bfc6dc4887c9851d5a0245",
     "channelOrderId": "TEST1626898082",
     "customer": {"name": "John Doe", "phoneNumber": "+123456789"},
     "deliveryAddress": {"city": "Helsinki", "street": "Huuvatie 1", "postalCode": "00100"},
-    "pickupTime": "2021-07-22T20:28:02Z",
+    "pickupTime": "2026-03-02T10:08:02Z",
     "items": [
         {"name": "Hawaii Burger", "plu": "CAT1-0001", "quantity": 1},
         {"name": "Sushi Set Large", "plu": "CAT2-0001", "quantity": 1},
     ],
     "status": 1,
     "statusHistory": [
-        {"status": 4, "timestamp": "2021-07-22T20:08:02Z"},
-        {"status": 1, "timestamp": "2021-07-22T20:10:00Z"},
+        {"status": 4, "timestamp": "2026-03-02T09:48:02Z"},
+        {"status": 1, "timestamp": "2026-03-02T09:50:00Z"},
     ],
 }
 

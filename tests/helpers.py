@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,6 +35,16 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+def pickup_in(minutes: float) -> str:
+    """A pickup time `minutes` from now on the real clock (a new order's must be near the server's time)."""
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def live_order_payload(**overrides: Any) -> dict[str, Any]:
+    """`order_payload` for a server on the real clock: picked up in half an hour."""
+    return order_payload(**{"pickupTime": pickup_in(30), **overrides})
 
 
 def example_order() -> dict[str, Any]:

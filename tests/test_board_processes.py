@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from kitchen.auth.guards import SESSION_COOKIE
-from tests.helpers import order_payload
+from tests.helpers import live_order_payload
 from tests.live_server import LiveServer, new_api_key, paired_tablet_cookie, wipe_database
 
 
@@ -41,7 +41,9 @@ def test_a_change_through_one_process_reaches_a_board_on_another(two_servers: tu
         # Give the second process's LISTEN connection a moment after its startup.
         time.sleep(0.5)
         sent = time.monotonic()
-        order = http.post(taking_orders.url + "/api/orders", json=order_payload(), headers=taking_orders.api).json()
+        order = http.post(
+            taking_orders.url + "/api/orders", json=live_order_payload(), headers=taking_orders.api
+        ).json()
         event = None
         for line in lines:
             if line.startswith("event: "):

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.auth.guards import SESSION_COOKIE
 from kitchen.errors import is_database_unavailable
 from tests.conftest import migrate
-from tests.helpers import order_payload
+from tests.helpers import live_order_payload
 from tests.live_server import LiveServer, free_port, new_api_key, paired_tablet_cookie, run_with_database
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda d: int(d.parent.name), reverse=True)
@@ -178,7 +178,7 @@ class OrderWriter:
     def _run(self) -> None:
         with httpx.Client(headers=self.server.api, timeout=10) as http:
             while not self._stop.is_set() and len(self.sent) < self.limit:
-                payload = order_payload()
+                payload = live_order_payload()
                 try:
                     status = http.post(self.server.url + "/api/orders", json=payload).status_code
                 except httpx.HTTPError:
@@ -305,7 +305,7 @@ def test_a_database_outage_fails_fast_and_recovers_without_restarting_the_app(
         board = BoardStream(server.url, tablet).open()
         cleanup.callback(board.close)
         assert board.next_event("resync") is not None
-        before = http.post(api, json=order_payload()).json()
+        before = http.post(api, json=live_order_payload()).json()
         moved = http.patch(f"{api}/{before['id']}/items/BB-1/status", json={"status": "PREPARING"})
         assert moved.status_code == 200, moved.text
         assert board.next_event("ticket") is not None, "the board heard nothing before the outage"
@@ -318,7 +318,7 @@ def test_a_database_outage_fails_fast_and_recovers_without_restarting_the_app(
         cluster.stop()
 
         # During: every API request fails fast with the one error shape; probes tell the truth.
-        retried = order_payload()
+        retried = live_order_payload()
         for method, url, body in [
             ("POST", api, retried),
             ("PATCH", f"{api}/{before['id']}/status", {"status": "READY"}),
@@ -357,7 +357,7 @@ def test_a_database_outage_fails_fast_and_recovers_without_restarting_the_app(
         assert created.status_code == 201, created.text
         again = http.post(api, json=retried)
         assert again.status_code == 200, again.text
-        after = http.post(api, json=order_payload()).json()
+        after = http.post(api, json=live_order_payload()).json()
         reconnected = BoardStream(server.url, tablet).open()
         cleanup.callback(reconnected.close)
         resync = reconnected.next_event("resync")

@@ -28,8 +28,8 @@ async def test_example_payload_round_trips(client: httpx.AsyncClient, clock: Fak
     assert order["channelOrderId"] == "TEST1626898082"
     assert order["customer"] == {"name": "John Doe", "phoneNumber": "+123456789"}
     assert order["deliveryAddress"] == {"street": "Huuvatie 1", "city": "Helsinki", "postalCode": "00100"}
-    assert order["pickupTime"] == "2021-07-22T20:28:02Z"
-    assert order["created"] == "2021-07-22T20:08:02Z"
+    assert order["pickupTime"] == "2026-03-02T10:08:02Z"
+    assert order["created"] == "2026-03-02T09:48:02Z"
     assert order["status"] == "RECEIVED"
     assert [(i["plu"], i["name"], i["quantity"], i["status"]) for i in order["items"]] == [
         ("CAT1-0001", "Hawaii Burger", 1, "ORDERED"),
@@ -41,8 +41,8 @@ async def test_example_payload_round_trips(client: httpx.AsyncClient, clock: Fak
 async def test_channel_history_is_kept_and_marked_as_the_channels(client: httpx.AsyncClient) -> None:
     order = (await client.post("/api/orders", json=example_order())).json()
     assert order["statusHistory"] == [
-        {"status": "PICKED_UP", "timestamp": "2021-07-22T20:08:02Z", "source": "channel", "actor": None},
-        {"status": "RECEIVED", "timestamp": "2021-07-22T20:10:00Z", "source": "channel", "actor": None},
+        {"status": "PICKED_UP", "timestamp": "2026-03-02T09:48:02Z", "source": "channel", "actor": None},
+        {"status": "RECEIVED", "timestamp": "2026-03-02T09:50:00Z", "source": "channel", "actor": None},
         {"status": "RECEIVED", "timestamp": "2026-03-02T10:00:00Z", "source": "api", "actor": "api-key:test-channel"},
     ]
     for item in order["items"]:
@@ -109,7 +109,7 @@ async def test_retry_without_id_matches_on_brand_and_channel_order_id(client: ht
     "change",
     [
         {"items": [{"plu": "CAT1-0001", "name": "Hawaii Burger", "quantity": 2}]},
-        {"pickupTime": "2021-07-22T20:40:00Z"},
+        {"pickupTime": "2026-03-02T10:20:00Z"},
         {"_id": "another-id"},
     ],
     ids=["other-items", "other-pickup", "same-channel-order-other-id"],

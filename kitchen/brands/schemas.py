@@ -6,7 +6,8 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-Colour = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$", description="Badge colour, `#rrggbb`.")]
+# `(?![\s\S])` is the end of the string: `$` would let "#e4572e\n" through.
+Colour = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}(?![\s\S])", description="Badge colour, `#rrggbb`.")]
 
 
 class BrandIn(Struct, rename="camel", kw_only=True):

@@ -13,7 +13,13 @@ from msgspec import Meta, Struct
 from kitchen.orders.models import ID_LENGTH
 from kitchen.orders.status import UnknownStatus, parse_item_status, parse_order_status
 
-Id = Annotated[str, Meta(min_length=1, max_length=ID_LENGTH)]
+# Identifiers end up in paths, logs, CSV files and board markup: no control characters in them.
+# (`(?![\s\S])` is the end of the string: `$` would let a trailing newline through.)
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*(?![\s\S])"
+Id = Annotated[
+    str,
+    Meta(min_length=1, max_length=ID_LENGTH, pattern=NO_CONTROL_CHARACTERS, description="No control characters."),
+]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Quantity = Annotated[int, Meta(ge=1, le=999, description="How many of this item; 1 to 999.")]
 StatusValue = Annotated[
@@ -77,11 +83,11 @@ class NewOrder(Struct, rename="camel", kw_only=True):
         for index, entry in enumerate(self.status_history):
             _check_status(entry.status, parse_order_status, f"statusHistory[{index}].status")
         # A naive time is read as UTC; everything is stored and compared in UTC.
-        self.pickup_time = as_utc(self.pickup_time)
+        self.pickup_time = as_utc(self.pickup_time, "pickupTime")
         if self.created is not None:
-            self.created = as_utc(self.created)
-        for entry in self.status_history:
-            entry.timestamp = as_utc(entry.timestamp)
+            self.created = as_utc(self.created, "created")
+        for index, entry in enumerate(self.status_history):
+            entry.timestamp = as_utc(entry.timestamp, f"statusHistory[{index}].timestamp")
 
 
 class StatusChange(Struct, kw_only=True):
@@ -136,30 +142,24 @@ def _check_status(value: int | str | None, parse: Callable[[int | str], object],
         raise ValueError(f"{field}: {exc}") from exc
 
 
-def as_utc(moment: datetime) -> datetime:
-    """Read a naive datetime as UTC and convert an aware one to UTC."""
+def as_utc(moment: datetime, field: str = "time") -> datetime:
+    """Read a naive datetime as UTC and convert an aware one to UTC.
+
+    A time whose UTC is outside the years 1 to 9999 (0001-01-01T00:00:00+14:00) cannot be
+    represented: a ValueError naming `field`.
+    """
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{field}: {moment.isoformat()} is outside the years 1 to 9999 in UTC") from exc
 
 
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
 
-def camelize_keys(value: Any) -> Any:
-    """Rewrite snake_case keys to camelCase at every depth, and the channels' `_id` to `id`,
+def camel_key(key: str) -> str:
+    """A key as the schemas spell it: snake_case to camelCase, and the channels' `_id` to `id`,
     so one schema accepts both spellings that integrations send."""
-    if isinstance(value, dict):
-        out: dict[Any, Any] = {}
-        for key, inner in value.items():
-            name = key
-            if isinstance(key, str):
-                name = "id" if key == "_id" else _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), key)
-            # An explicit camelCase key wins over its snake_case twin.
-            if name in out and name != key:
-                continue
-            out[name] = camelize_keys(inner)
-        return out
-    if isinstance(value, list):
-        return [camelize_keys(inner) for inner in value]
-    return value
+    return "id" if key == "_id" else _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), key)

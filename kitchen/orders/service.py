@@ -402,6 +402,11 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         reported = [(parse_order_status(entry.status), entry.timestamp) for entry in new.status_history]
 
         now = self.clock()
+        _within("pickupTime", new.pickup_time, now - PICKUP_WINDOW, now + PICKUP_WINDOW)
+        if new.created is not None:
+            _within("created", new.created, now - CHANNEL_PAST, now + CHANNEL_FUTURE)
+        for index, entry in enumerate(new.status_history):
+            _within(f"statusHistory[{index}].timestamp", entry.timestamp, now - CHANNEL_PAST, now + CHANNEL_FUTURE)
         address = new.delivery_address
         order = OrderRecord(
             id=new.id or str(uuid_utils.uuid7()),
@@ -455,6 +460,23 @@ _one = select(literal_column("1").label("one")).subquery("one")
 _SAME_ORDER_POSTGRES = DriverStatement(
     select(_same.c.id, _same.c.payload_hash, read.GENERIC_PLANS).select_from(_one.outerjoin(_same, true()))
 )
+
+
+# The times a new order may carry, around the server's clock. A pickup time weeks away is a
+# channel's bug (a wrong year, seconds read as milliseconds), and years 1 or 9999 would break
+# every board that shows the ticket; scheduled orders and a channel's backlog fit well inside.
+PICKUP_WINDOW = timedelta(days=30)
+CHANNEL_PAST = timedelta(days=5 * 365)  # `created` and statusHistory: the channel's own clock
+CHANNEL_FUTURE = timedelta(days=1)
+
+
+def _within(field: str, moment: datetime, earliest: datetime, latest: datetime) -> None:
+    if not earliest <= moment <= latest:
+        raise InvalidNewOrder(
+            field,
+            f"{field} must lie between {earliest:%Y-%m-%dT%H:%M:%SZ} and {latest:%Y-%m-%dT%H:%M:%SZ}"
+            f" (around the server's time); got {moment:%Y-%m-%dT%H:%M:%SZ}",
+        )
 
 
 # A change is stamped at least this much after the order's latest event.

@@ -101,10 +101,12 @@ def _parse(value: int | str, enum: type[_Status], codes: Mapping[int, _Status], 
         if value in codes:
             return codes[value]
     elif isinstance(value, str):
-        name = value.strip().upper()
+        # Any case, or a code in digits (a query string has no integers), but nothing around
+        # it: " RECEIVED" is a bug in the caller that must not pass unnoticed.
+        name = value.upper()
         if name in enum.__members__:
             return enum[name]
-        if name.isdigit() and int(name) in codes:
+        if name.isdigit() and name.isascii() and int(name) in codes:
             return codes[int(name)]
     raise UnknownStatus(value, kind, [m.value for m in enum])
 

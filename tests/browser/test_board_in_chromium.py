@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from kitchen.auth.guards import SESSION_COOKIE
 from kitchen.auth.service import Credentials
 from kitchen.settings import PROJECT_ROOT
-from tests.helpers import order_payload
+from tests.helpers import live_order_payload, pickup_in
 from tests.live_server import LiveServer, paired_tablet_cookie, run_with_database
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,9 @@ def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: 
 
 
 def post_order(server: LiveServer, **overrides: Any) -> dict[str, Any]:
-    response = httpx.post(server.url + "/api/orders", json=order_payload(**overrides), headers=server.api, timeout=5)
+    response = httpx.post(
+        server.url + "/api/orders", json=live_order_payload(**overrides), headers=server.api, timeout=5
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -55,7 +57,7 @@ def item_row(page: Page, order_id: str, plu: str) -> Any:
 
 def test_two_boards_cook_an_order_through_to_pickup(browser: Browser, live_server: LiveServer) -> None:
     first, second = open_board(browser, live_server), open_board(browser, live_server)
-    order = post_order(live_server, pickupTime="2030-01-01T12:00:00Z")
+    order = post_order(live_server, pickupTime=pickup_in(24 * 60))  # tomorrow: sorts last
     oid = order["id"]
 
     # The new order appears on both boards within 2 s, without a reload.

@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, expect
 
 from kitchen.auth.service import Credentials
 from kitchen.settings import PROJECT_ROOT
-from tests.helpers import order_payload
+from tests.helpers import live_order_payload
 from tests.live_server import LiveServer, run_with_database
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,7 @@ def test_filters_swap_panels_and_stay_in_the_url(browser: Browser, live_server: 
     httpx.put(
         f"{live_server.url}/api/brands/brand-burgers", json={"name": "Burger Bros", "colour": "#e4572e"}, headers=api
     )
-    order = httpx.post(f"{live_server.url}/api/orders", json=order_payload(), headers=api).json()
+    order = httpx.post(f"{live_server.url}/api/orders", json=live_order_payload(), headers=api).json()
     httpx.patch(f"{live_server.url}/api/orders/{order['id']}/status", json={"status": "READY"}, headers=api)
 
     run_with_database(live_server.database_url, lambda s: Credentials(s).create_manager("boss", "a long password 2"))
