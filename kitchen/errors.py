@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kitchen.auth.guards import SignInRequired
+from kitchen.gate import RequestRefused
 from kitchen.http import InvalidField, MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
@@ -46,7 +47,8 @@ class BadRequestField(Exception):
 
 _DESCRIPTIONS = {
     401: "No valid API key: send 'Authorization: Bearer <key>'",
-    400: "Malformed request: unreadable JSON, or a query parameter of the wrong type",
+    400: "Malformed request: unreadable JSON, a query parameter of the wrong type, or a control character"
+    " (NUL, newline, ...) in the path or the query",
     404: "No such order, or no item with that PLU in it",
     409: "The status rules forbid the change, or the order exists with other content",
     413: "Request body larger than KITCHEN_MAX_BODY_BYTES",
@@ -59,7 +61,8 @@ def ERROR_RESPONSES(*codes: int) -> dict[int, ResponseSpec]:  # noqa: N802  # re
     """OpenAPI entries for the error statuses an operation can answer with."""
     return {
         code: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS[code], generate_examples=False)
-        for code in (*codes, 401, 503)
+        # Any request can be refused before routing (a control character in its path or query).
+        for code in sorted({*codes, 400, 401, 503})
     }
 
 
@@ -75,6 +78,8 @@ def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> 
     extra = exc.extra if isinstance(exc.extra, list) else []
     first: dict[str, Any] = extra[0] if extra and isinstance(extra[0], dict) else {}
     message = str(first.get("message") or exc.detail)
+    if message == "'data'":  # Litestar found no body at all to read `data` from
+        return error_response(400, "malformed_json", "the body is empty; send a JSON object")
     key = first.get("key")
     field = key if key and key != "data" else None
     detail = message
@@ -105,6 +110,11 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Err
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def on_request_refused(_: Request[Any, Any, Any], exc: RequestRefused) -> Response[ErrorBody]:
+    code = "invalid_path" if exc.field == "path" else "invalid_parameter"
+    return error_response(400, code, exc.detail, field=exc.field)
 
 
 def on_sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
@@ -189,6 +199,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation_error,
     SerializationException: on_malformed_json,
     MalformedJSON: on_malformed_json,
+    RequestRefused: on_request_refused,
     HTTPException: on_http_error,
     SignInRequired: on_sign_in_required,
     TransitionNotAllowed: on_transition_refused,

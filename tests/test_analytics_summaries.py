@@ -261,3 +261,20 @@ async def test_folding_the_shards_keeps_every_figure(
 
     assert await _unfolded(engine) == 0
     assert await summary_rows(engine) == before
+
+
+async def test_a_stay_from_the_last_millisecond_of_a_second_is_backfilled_exactly(
+    client: httpx.AsyncClient, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    # SQLite rounds a time to milliseconds before it counts whole seconds: 15.9998 s is not 16 s.
+    clock.now = datetime(2026, 3, 2, 10, 0, 15, 999800, tzinfo=UTC)
+    order = await create_order(client, items=SOUP)
+    clock.advance(0.101981)
+    assert (await set_item(client, order["id"], "SOUP", "PREPARING")).status_code == 200
+    written = await summary_rows(engine)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(backfill)
+
+    assert ("item_status", "ORDERED", 0.101981) in [(r[0], r[1], r[5]) for r in written["samples"]]
+    assert await summary_rows(engine) == written

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIFormat
-from litestar.params import QueryParameter
 
 from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
 from kitchen.analytics.schemas import (
@@ -22,42 +17,13 @@ from kitchen.analytics.schemas import (
 )
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
-
-# Strings parsed here rather than by Litestar, so a bad value's error names `from` or `to`.
-From = Annotated[
-    str | None,
-    QueryParameter(
-        name="from",
-        format=OpenAPIFormat.DATE_TIME,
-        description="Start of the range, inclusive (ISO 8601; naive is UTC). Default: `to` minus 24 hours",
-    ),
-]
-To = Annotated[
-    str | None,
-    QueryParameter(
-        name="to",
-        format=OpenAPIFormat.DATE_TIME,
-        description="End of the range, exclusive (ISO 8601; naive is UTC). Default: now",
-    ),
-]
-BrandIds = Annotated[
-    list[str] | None, QueryParameter(name="brandId", description="Only orders of these brands (repeatable)")
-]
-
-
-def _moment(field: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequestField(field, f"{field}: {value!r} is not an ISO 8601 date and time") from exc
+from kitchen.params import BrandIds, From, To, moment
 
 
 def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, brands: list[str] | None) -> Period:
     """The range and brands a request asks for; any fault is a 400 naming the parameter."""
     try:
-        return analytics.period(_moment("from", start), _moment("to", end), brands or [])
+        return analytics.period(moment("from", start), moment("to", end), brands or [])
     except InvalidPeriod as exc:
         raise BadRequestField(exc.field, str(exc)) from exc
 

@@ -411,8 +411,11 @@ class AnalyticsQueries:
         Raises InvalidPeriod for times before 2000 or from 2100 on, `from` after `to`,
         ranges longer than two years and implausible brand lists.
         """
-        end = as_utc(end) if end is not None else None
-        start = as_utc(start) if start is not None else None
+        try:
+            end = as_utc(end, "to") if end is not None else None
+            start = as_utc(start, "from") if start is not None else None
+        except ValueError as exc:
+            raise InvalidPeriod(str(exc).split(":", 1)[0], str(exc)) from exc
         for field, moment in (("from", start), ("to", end)):
             if moment is not None and not EARLIEST <= moment < LATEST:
                 raise InvalidPeriod(field, f"{field} must be in the years 2000 to 2099")

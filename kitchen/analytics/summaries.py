@@ -399,6 +399,15 @@ class SummaryWriter:
 # --- backfill from the history, set-based, on SQLite and PostgreSQL -------------------------------
 
 
+def _epoch_text(moment: Any) -> Any:
+    """SQLite: whole seconds since 1970 of a stored time, from its text cut at the second.
+
+    (strftime('%s') of the whole text rounds the fraction to milliseconds first, so 15.9998 s
+    would count as second 16.)
+    """
+    return func.strftime("%s", func.substr(moment, 1, 19))
+
+
 def seconds_between(
     dialect: str, start: SQLColumnExpression[Any], end: SQLColumnExpression[Any]
 ) -> ColumnElement[float]:
@@ -409,7 +418,7 @@ def seconds_between(
     """
     if dialect == "postgresql":
         return cast(extract("epoch", end - start), Double)
-    whole = cast(func.strftime("%s", end), Float) - cast(func.strftime("%s", start), Float)
+    whole = cast(_epoch_text(end), Float) - cast(_epoch_text(start), Float)
     return whole + (cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float))
 
 
@@ -435,7 +444,7 @@ def whole_epoch_seconds(dialect: str, moment: SQLColumnExpression[Any]) -> Colum
     """Whole seconds since 1970 of a DateTimeUTC column."""
     if dialect == "postgresql":
         return cast(func.floor(extract("epoch", moment)), BigInteger)
-    return cast(func.strftime("%s", moment), Integer)
+    return cast(_epoch_text(moment), Integer)
 
 
 def _month(dialect: str, moment: SQLColumnExpression[Any]) -> ColumnElement[int]:

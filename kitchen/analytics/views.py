@@ -23,7 +23,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.analytics import charts
-from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
+from kitchen.analytics.queries import EARLIEST, LATEST, AnalyticsQueries, InvalidPeriod, Period
 from kitchen.analytics.schemas import (
     BrandFigures,
     Customers,
@@ -97,9 +97,12 @@ def read_filter(
 
 def _day(field: str, value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError as exc:
         raise BadDashboardFilter(field, f"{field}: {value!r} is not a date written YYYY-MM-DD") from exc
+    if day is not None and not EARLIEST.date() <= day < LATEST.date():
+        raise BadDashboardFilter(field, f"{field}: the figures cover the years {EARLIEST.year} to {LATEST.year - 1}")
+    return day
 
 
 def period_of(analytics: AnalyticsQueries, chosen: DashboardFilter, settings: Settings) -> Period:

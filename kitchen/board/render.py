@@ -7,6 +7,7 @@ one source; everything a template shows is decided here, not computed in the tem
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,8 @@ def brand_class(brand_id: str) -> str:
     """A CSS class for a brand id (ids are opaque strings, not safe class names)."""
     return "brand-" + hashlib.sha1(brand_id.encode(), usedforsecurity=False).hexdigest()[:10]
 
+log = logging.getLogger("kitchen.board")
+
 
 @dataclass(frozen=True, slots=True)
 class ItemLine:
@@ -65,7 +68,7 @@ class TicketView:
     channel_order_id: str
     customer_name: str
     status: str
-    section: str  # "open", "ready" or "cancelled": where on the board it stands
+    section: str  # "open", "ready", "cancelled", or "error" (cannot be shown): where on the board it stands
     urgency: str  # "ok", "soon" or "late" against the pickup time
     pickup_local: str
     pickup_at: str
@@ -110,6 +113,39 @@ class BoardRenderer:
 
     def ticket_view(
         self, order: Order | OrderRecord | TicketOrder, brands: dict[str, Brand], message: str | None = None
+    ) -> TicketView:
+        """The ticket of `order`; one that cannot be shown becomes an error ticket, never a broken board."""
+        try:
+            return self._ticket_view(order, brands, message)
+        except Exception:
+            # One bad record (a time no clock can show, a status no rule knows) must not take
+            # every tablet's board down: the rest render, this one says to fetch a manager.
+            log.exception("order %r cannot be shown on the boards", getattr(order, "id", None))
+            return self._unshowable(order)
+
+    def _unshowable(self, order: Order | OrderRecord | TicketOrder) -> TicketView:
+        order_id = str(getattr(order, "id", "?"))
+        return TicketView(
+            id=order_id,
+            url="/board/orders/" + quote(order_id, safe=""),
+            dom_id="ticket-" + hashlib.sha1(order_id.encode(), usedforsecurity=False).hexdigest()[:16],
+            brand_name="",
+            brand_class="brand-unknown",
+            channel_order_id=str(getattr(order, "channel_order_id", "")),
+            customer_name="",
+            status="",
+            section="error",
+            urgency="late",
+            pickup_local="",
+            pickup_at="",
+            arrived_at="",
+            items=[],
+            undo_until=None,
+            message=None,
+        )
+
+    def _ticket_view(
+        self, order: Order | OrderRecord | TicketOrder, brands: dict[str, Brand], message: str | None
     ) -> TicketView:
         now = self.clock()
         brand = brands.get(order.brand_id)

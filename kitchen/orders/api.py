@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get, patch, post
@@ -20,12 +19,14 @@ from kitchen.orders.schemas import (
     OrderPage,
     OrderView,
     StatusChange,
-    as_utc,
 )
 from kitchen.orders.service import OrderQuery, OrderService
 from kitchen.orders.status import UnknownStatus, parse_order_status
+from kitchen.params import From, To, moment
 
 MAX_FILTER_VALUES = 100
+# Paging deeper than this is a scan, not a page: a filter narrows it (from/to) instead.
+MAX_OFFSET = 1_000_000
 
 
 class OrderController(Controller):
@@ -64,14 +65,10 @@ class OrderController(Controller):
         status: FromQuery[list[str] | None] = None,
         brand_id: Annotated[list[str] | None, QueryParameter(name="brandId")] = None,
         account: FromQuery[str | None] = None,
-        created_from: Annotated[
-            datetime | None, QueryParameter(name="from", description="createdAt at or after (ISO 8601)")
-        ] = None,
-        created_to: Annotated[
-            datetime | None, QueryParameter(name="to", description="createdAt before (ISO 8601)")
-        ] = None,
+        created_from: From = None,
+        created_to: To = None,
         limit: Annotated[int, QueryParameter(ge=1, description="page size, capped at KITCHEN_MAX_PAGE_SIZE")] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="orders to skip")] = 0,
     ) -> OrderPage:
         # Filters are lists a caller could make huge; no request may make the database do unbounded work.
         for field, values in (("status", status), ("brandId", brand_id)):
@@ -87,8 +84,8 @@ class OrderController(Controller):
                 statuses=statuses,
                 brand_ids=brand_id or [],
                 account=account,
-                created_from=as_utc(created_from) if created_from else None,
-                created_to=as_utc(created_to) if created_to else None,
+                created_from=moment("from", created_from),
+                created_to=moment("to", created_to),
                 limit=limit,
                 offset=offset,
             )

@@ -103,17 +103,26 @@ def _months(first: datetime | None, last: datetime | None) -> list[tuple[datetim
     return [(_month_start(n), _month_start(n + 1)) for n in range(_month_number(first), _month_number(last) + 1)]
 
 
+def _epoch_text(moment: Any) -> Any:
+    """SQLite: whole seconds since 1970 of a stored time, from its text cut at the second.
+
+    (strftime('%s') of the whole text rounds the fraction to milliseconds first, so 15.9998 s
+    would count as second 16.)
+    """
+    return sa.func.strftime("%s", sa.func.substr(moment, 1, 19))
+
+
 def _seconds_between(dialect: str, start: Any, end: Any) -> Any:
     if dialect == "postgresql":
         return sa.cast(sa.extract("epoch", end - start), sa.Double)
-    whole = sa.cast(sa.func.strftime("%s", end), sa.Float) - sa.cast(sa.func.strftime("%s", start), sa.Float)
+    whole = sa.cast(_epoch_text(end), sa.Float) - sa.cast(_epoch_text(start), sa.Float)
     return whole + (sa.cast(sa.func.substr(end, 20), sa.Float) - sa.cast(sa.func.substr(start, 20), sa.Float))
 
 
 def _epoch(dialect: str, moment: Any) -> Any:
     if dialect == "postgresql":
         return sa.cast(sa.func.floor(sa.extract("epoch", moment)), sa.BigInteger)
-    return sa.cast(sa.func.strftime("%s", moment), sa.Integer)
+    return sa.cast(_epoch_text(moment), sa.Integer)
 
 
 def _month(dialect: str, moment: Any) -> Any:
