@@ -23,7 +23,7 @@ from kitchen.analytics.api import AnalyticsController
 from kitchen.analytics.fold import ShardFolder
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
-from kitchen.auth.guards import API_KEY_HELP, known_principal
+from kitchen.auth.guards import known_principal
 from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
@@ -142,7 +142,15 @@ def create_app(
             description="Orders from delivery channels, their status and history.",
             path="/api",
             components=Components(
-                security_schemes={"ApiKey": SecurityScheme(type="http", scheme="bearer", description=API_KEY_HELP)}
+                security_schemes={
+                    # Swagger UI reads the description as Markdown: in a code span `<key>` stays text.
+                    "ApiKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="Send an API key as `Authorization: Bearer <key>`;"
+                        " create one with `kitchen api-keys create NAME`.",
+                    )
+                }
             ),
             security=[{"ApiKey": []}],
             render_plugins=[
@@ -161,7 +169,14 @@ def create_app(
         ),
         debug=settings.debug,
         state=State(
-            {"settings": settings, "engine": engine, "sessions": sessions, "db_config": db_config, "board_hub": hub}
+            {
+                "settings": settings,
+                "engine": engine,
+                "sessions": sessions,
+                "db_config": db_config,
+                "board_hub": hub,
+                "board_renderer": renderer,
+            }
         ),
     )
 

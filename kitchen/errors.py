@@ -19,7 +19,7 @@ from msgspec import Struct
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from kitchen.auth.guards import SignInRequired
+from kitchen.auth.guards import NotForThisDevice, SignInRequired
 from kitchen.gate import RequestRefused
 from kitchen.http import InvalidField, MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
@@ -117,6 +117,11 @@ def on_request_refused(_: Request[Any, Any, Any], exc: RequestRefused) -> Respon
     return error_response(400, code, exc.detail, field=exc.field)
 
 
+def on_not_for_this_device(request: Request[Any, Any, Any], exc: NotForThisDevice) -> Response[Any]:
+    body = request.app.state.board_renderer.page("auth/not_for_this_device.html", device=exc.device, csrf_token="")
+    return Response(body, status_code=403, media_type=MediaType.HTML)
+
+
 def on_sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
     return Redirect(exc.to, status_code=303)
 
@@ -202,6 +207,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RequestRefused: on_request_refused,
     HTTPException: on_http_error,
     SignInRequired: on_sign_in_required,
+    NotForThisDevice: on_not_for_this_device,
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
     InvalidNewOrder: on_invalid_new_order,

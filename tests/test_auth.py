@@ -115,6 +115,16 @@ async def test_a_tablet_may_use_boards_and_nothing_else(tablet: httpx.AsyncClien
     assert (await tablet.get("/api/orders")).status_code == 401
 
 
+async def test_a_tablet_opening_the_dashboard_gets_a_page_that_says_what_it_may_open(tablet: httpx.AsyncClient) -> None:
+    page = await tablet.get("/dashboard", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Grill tablet" in page.text
+    assert 'href="/board"' in page.text
+    # A script asking (no text/html) still gets the JSON error shape.
+    assert (await tablet.get("/dashboard/panels")).json()["code"] == "forbidden"
+
+
 async def test_a_manager_sees_dashboard_manage_and_boards(manager: httpx.AsyncClient) -> None:
     for page in ("/dashboard", "/manage/", "/board"):
         assert (await manager.get(page)).status_code == 200, page

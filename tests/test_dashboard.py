@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import re
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -149,3 +150,34 @@ async def test_dashboard_hears_order_changes(app: Litestar, client: httpx.AsyncC
     async with asyncio.timeout(5):
         await waiting
     await changes.aclose()
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1+1)", "|calc"]
+
+
+async def test_csv_cells_never_start_a_formula_and_a_carriage_return_cannot_split_a_row(
+    client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    for formula in FORMULAS:
+        order = await create_order(
+            client,
+            account=formula,
+            customer={"name": f"{formula}\rsecond line"},
+            items=[{"plu": formula, "name": formula, "quantity": 1}],
+        )
+        clock.advance(30)
+        for status in ("PREPARING", "READY"):
+            assert (await set_item(client, order["id"], quote(formula, safe=""), status)).status_code == 200
+
+    for table, columns in (("top-customers", ("account", "name")), ("items", ("plu", "name"))):
+        text = (await manager.get(f"/dashboard/csv/{table}", params={"range": "today"})).text
+        # Read as a spreadsheet reads it: the csv module with universal newlines turned off.
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert len(rows) == len(FORMULAS), table
+        for row in rows:
+            for column in columns:
+                cell = row[column]
+                assert not cell.startswith(("=", "+", "-", "@", "|", "\t", "\r")), (table, cell)
+                assert cell.startswith("'"), (table, cell)
+        if table == "top-customers":
+            assert {row["name"] for row in rows} == {f"'{f}\rsecond line" for f in FORMULAS}

@@ -243,11 +243,26 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
     }
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value as a spreadsheet should show it: text that would start a formula gets a leading
+    apostrophe (shown as text, never run); numbers, negative ones too, stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(header: list[str], rows: list[list[object]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: a value holding a CR or LF is quoted, so it cannot split its row.
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
 
 

@@ -24,6 +24,14 @@ TABLET_SESSION_SECONDS = 400 * 24 * 3600
 API_KEY_HELP = "send an API key as 'Authorization: Bearer <key>'; create one with 'kitchen api-keys create NAME'"
 
 
+class NotForThisDevice(PermissionDeniedException):
+    """A tablet's browser asked for a manager's page: it gets a page that says what it may open."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__(detail="a kitchen tablet can use the boards only")
+        self.device = device
+
+
 class SignInRequired(NotAuthorizedException):
     """A person's browser without a session: sent to sign in (managers) or to pair (tablets)."""
 
@@ -109,6 +117,8 @@ async def manager_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     if principal is not None and principal.kind == "manager":
         return
     if principal is not None and principal.kind == "tablet":
+        if _wants_page(connection):
+            raise NotForThisDevice(principal.name)
         raise PermissionDeniedException(detail="a kitchen tablet can use the boards only")
     if _wants_page(connection):
         raise SignInRequired(f"/login?next={connection.url.path}")

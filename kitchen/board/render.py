@@ -45,6 +45,7 @@ def brand_class(brand_id: str) -> str:
     """A CSS class for a brand id (ids are opaque strings, not safe class names)."""
     return "brand-" + hashlib.sha1(brand_id.encode(), usedforsecurity=False).hexdigest()[:10]
 
+
 log = logging.getLogger("kitchen.board")
 
 

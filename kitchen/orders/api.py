@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from kitchen.auth.guards import api_client
@@ -23,6 +26,40 @@ from kitchen.orders.schemas import (
 from kitchen.orders.service import OrderQuery, OrderService
 from kitchen.orders.status import UnknownStatus, parse_order_status
 from kitchen.params import From, To, moment
+
+
+def example_order() -> dict[str, object]:
+    """The README's example order, picked up in half an hour: what "Try it out" sends as is."""
+    pickup = datetime.now(UTC) + timedelta(minutes=30)
+    return {
+        "id": "60f87ea2a52dad8a3fa4860",
+        "account": "60bfc6dc4887c9851d5a0246",
+        "brandId": "60bfc6dc4887c9851d5a0245",
+        "channelOrderId": "TEST1626898082",
+        "customer": {"name": "John Doe", "phoneNumber": "+123456789"},
+        "deliveryAddress": {"city": "Helsinki", "street": "Huuvatie 1", "postalCode": "00100"},
+        "pickupTime": pickup.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "items": [
+            {"name": "Hawaii Burger", "plu": "CAT1-0001", "quantity": 1},
+            {"name": "Sushi Set Large", "plu": "CAT2-0001", "quantity": 1},
+        ],
+        "status": 1,
+    }
+
+
+NewOrderBody = Annotated[
+    NewOrder,
+    Body(
+        media_type=RequestEncodingType.JSON,
+        examples=[Example(summary="An order as a channel sends it", value=example_order())],
+    ),
+]
+StatusBody = Annotated[
+    StatusChange,
+    Body(
+        media_type=RequestEncodingType.JSON, examples=[Example(summary="Start cooking", value={"status": "PREPARING"})]
+    ),
+]
 
 MAX_FILTER_VALUES = 100
 # Paging deeper than this is a scan, not a page: a filter narrows it (from/to) instead.
@@ -51,9 +88,7 @@ class OrderController(Controller):
             ),
         },
     )
-    async def create_order(
-        self, orders: NamedDependency[OrderService], data: JSONBody[NewOrder]
-    ) -> Response[OrderView]:
+    async def create_order(self, orders: NamedDependency[OrderService], data: NewOrderBody) -> Response[OrderView]:
         order, created = await orders.ingest(data, EventSource.API)
         return Response(order_view(order), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -104,7 +139,7 @@ class OrderController(Controller):
         responses=ERROR_RESPONSES(400, 404, 409, 422),
     )
     async def set_order_status(
-        self, orders: NamedDependency[OrderService], order_id: FromPath[str], data: JSONBody[StatusChange]
+        self, orders: NamedDependency[OrderService], order_id: FromPath[str], data: StatusBody
     ) -> OrderView:
         return order_view(await orders.set_order_status(order_id, data.status, EventSource.API))
 
@@ -120,6 +155,6 @@ class OrderController(Controller):
         orders: NamedDependency[OrderService],
         order_id: FromPath[str],
         plu: FromPath[str],
-        data: JSONBody[StatusChange],
+        data: StatusBody,
     ) -> OrderView:
         return order_view(await orders.set_item_status(order_id, plu, data.status, EventSource.API))

@@ -22,10 +22,13 @@ Id = Annotated[
 ]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Quantity = Annotated[int, Meta(ge=1, le=999, description="How many of this item; 1 to 999.")]
-StatusValue = Annotated[
-    int | str,
-    Meta(description="A status name (e.g. `PREPARING`) or the channel's integer code (e.g. `2`)."),
-]
+_STATUS_HELP = (
+    "A status name in any case, or the channel's integer code. Orders: RECEIVED 1, PREPARING 2, READY 3,"
+    " PICKED_UP 4, CANCELLED 5. Items: ORDERED 1, PREPARING 2, READY 3, CANCELLED 5."
+)
+StatusValue = Annotated[int | str, Meta(description=_STATUS_HELP, examples=["PREPARING"])]
+# What a new order and its items must start as (and what a channel's history reports, by code).
+FirstStatus = Annotated[int | str, Meta(description=_STATUS_HELP + " A new order starts at 1.", examples=[1])]
 
 MAX_ITEMS = 100
 MAX_HISTORY = 100
@@ -46,13 +49,13 @@ class NewItem(Struct, rename="camel", kw_only=True):
     plu: Id
     name: Name
     quantity: Quantity
-    status: StatusValue | None = None
+    status: FirstStatus | None = None
 
 
 class ReportedStatus(Struct, rename="camel", kw_only=True):
     """A status change as the delivery channel reported it."""
 
-    status: StatusValue
+    status: FirstStatus
     timestamp: datetime
 
 
@@ -68,7 +71,7 @@ class NewOrder(Struct, rename="camel", kw_only=True):
     pickup_time: datetime
     created: datetime | None = None
     items: Annotated[list[NewItem], Meta(min_length=1, max_length=MAX_ITEMS)]
-    status: StatusValue | None = None
+    status: FirstStatus | None = None
     status_history: Annotated[list[ReportedStatus], Meta(max_length=MAX_HISTORY)] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
