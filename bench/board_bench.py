@@ -421,8 +421,8 @@ async def time_in_process(database_url: str, runs: int, warmup: int, expect_tick
     from kitchen.board import queries
     from kitchen.board.render import BoardRenderer
     from kitchen.board.station import Station
+    from kitchen.clock import system_clock
     from kitchen.db import create_engine
-    from kitchen.orders.service import system_clock
     from kitchen.settings import Settings
 
     print(f"# in process: kitchen imported from {Path(sys.modules['kitchen'].__file__ or '?').parent}", flush=True)
@@ -672,10 +672,9 @@ TABLET_COOKIE = [""]  # set once the database exists
 
 
 async def paired_tablet_cookie(database_url: str) -> str:
-    """Pair a tablet in the database and sign its session cookie with the server's secret."""
+    """Pair a tablet in the database and open its session: the session cookie's value."""
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-    from kitchen.auth.secrets import SessionValue, sign
     from kitchen.auth.service import Credentials, Principal
 
     engine = create_async_engine(database_url)
@@ -685,9 +684,10 @@ async def paired_tablet_cookie(database_url: str) -> str:
             code, _ = await credentials.create_pairing_code(Principal("manager", 0, "bench"))
             tablet = await credentials.pair_tablet(code, "bench tablet")
             assert tablet is not None
+            token, _ = await credentials.open_session(tablet)
     finally:
         await engine.dispose()
-    return sign(SessionValue("tablet", tablet.id, int(time.time())), BENCH_SECRET_KEY)
+    return token
 
 
 def sh(command: list[str], env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> str:

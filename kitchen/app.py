@@ -33,13 +33,14 @@ from kitchen.board.views import BoardController, home
 from kitchen.brands.api import BrandController
 from kitchen.brands.service import BrandService
 from kitchen.cli import KitchenCLIPlugin
+from kitchen.clock import Clock, system_clock
 from kitchen.db import create_db_config, create_engine
 from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.gate import RequestGate, RestoreSlashes
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
 from kitchen.orders.api import OrderController
-from kitchen.orders.service import Clock, OrderService, system_clock
+from kitchen.orders.service import OrderService
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -116,7 +117,7 @@ def create_app(
             "settings": constant(settings),
             "board_renderer": constant(renderer),
             "board_hub": constant(hub),
-            "sign_in_throttle": constant(Throttle()),
+            "sign_in_throttle": constant(Throttle(clock)),
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         on_startup=[settle_garbage_collector, hub.start, folder.start],
@@ -176,6 +177,7 @@ def create_app(
                 "db_config": db_config,
                 "board_hub": hub,
                 "board_renderer": renderer,
+                "clock": clock,
             }
         ),
     )

@@ -13,7 +13,10 @@ class KitchenCLIPlugin(CLIPluginProtocol):
         from kitchen.auth.cli import api_keys_group, users_group
         from kitchen.demo import demo_command
         from kitchen.orders.integrity import history_group
+        from kitchen.serve import run_command
 
+        # Replaces Litestar's own `run`, which gives uvicorn a host and a port only.
+        cli.add_command(run_command)
         cli.add_command(demo_command)
         cli.add_command(history_group)
         cli.add_command(api_keys_group)

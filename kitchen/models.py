@@ -1,7 +1,7 @@
 """Every mapped table, imported in one place for migrations and metadata."""
 
 from kitchen.analytics.summaries import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
-from kitchen.auth.models import ApiKey, Manager, PairingCode, Tablet
+from kitchen.auth.models import ApiKey, BrowserSession, FailedAttempt, Manager, PairingCode, Tablet
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 
@@ -12,7 +12,9 @@ __all__ = [
     "AnalyticsSample",
     "ApiKey",
     "Brand",
+    "BrowserSession",
     "EventSource",
+    "FailedAttempt",
     "ItemStatusEvent",
     "Manager",
     "Order",

@@ -63,6 +63,17 @@ class Settings:
     secret_key: str = field(default_factory=default_secret_key, repr=False)
     # Send cookies over HTTPS only; turn on wherever the app is served over HTTPS.
     cookie_secure: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated IPs or networks, as uvicorn's --forwarded-allow-ips); none by default, so
+    # a client cannot pick the address the sign-in throttles count it under.
+    trusted_proxies: str = ""
+    # A connection whose request headers have not all arrived this long after it opened (or
+    # after its request began) is closed: a client sending a byte a second holds nothing for long.
+    header_timeout_seconds: float = 10.0
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_seconds: float = 5.0
+    # How long a stopping process lets requests in flight finish (open streams are closed).
+    shutdown_seconds: float = 5.0
     debug: bool = False
 
     def __post_init__(self) -> None:
@@ -80,6 +91,9 @@ class Settings:
             raise SettingsError("KITCHEN_DB_POOL_SIZE must be at least 1")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
+        for name in ("header_timeout_seconds", "keep_alive_seconds", "shutdown_seconds", "db_pool_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"KITCHEN_{name.upper()} must be more than 0")
 
     @property
     def zone(self) -> ZoneInfo:

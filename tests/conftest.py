@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kitchen.app import create_app
-from kitchen.auth.guards import SESSION_COOKIE, session_cookie_value
+from kitchen.auth.guards import CSRF_COOKIE, session_cookies
 from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -39,6 +39,8 @@ TABLES = (
     "analytics_quarter_hours",
     "analytics_customers",
     "pairing_codes",
+    "browser_sessions",
+    "failed_attempts",
     "tablets",
     "managers",
     "api_keys",
@@ -180,10 +182,13 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 async def browser_client(app: Litestar, principal: Principal, first_page: str) -> httpx.AsyncClient:
     """A signed-in browser: the session cookie, and the CSRF token a page would carry."""
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-    http.cookies.set(SESSION_COOKIE, session_cookie_value(principal, app.state.settings))
+    async with app.state.sessions() as session:
+        token, _ = await Credentials(session).open_session(principal)
+    for name, value in session_cookies(token, app.state.settings.secret_key).items():
+        http.cookies.set(name, value)
     page = await http.get(first_page)
     assert page.status_code == 200, page.text
-    http.headers["x-csrftoken"] = http.cookies["kitchen_csrf"]
+    http.headers["x-csrftoken"] = http.cookies[CSRF_COOKIE]
     return http
 
 

@@ -16,13 +16,14 @@ from typing import TypeVar
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from kitchen.auth.secrets import SessionValue, sign
+from kitchen.auth.guards import SESSION_COOKIE, session_cookies
 from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import PROJECT_ROOT
 from tests.conftest import wipe
 
 LOG_DIR = PROJECT_ROOT / "test-artifacts"
-UVICORN = [sys.executable, "-m", "uvicorn", "kitchen.app:app", "--host", "127.0.0.1"]
+# The production command: `kitchen run` (uvicorn with the kitchen's limits, see kitchen/serve.py).
+KITCHEN = [str(Path(sys.executable).parent / "kitchen"), "run", "--host", "127.0.0.1"]
 
 
 def free_port() -> int:
@@ -65,17 +66,23 @@ def new_api_key(url: str, name: str = "live-test") -> str:
     return run_with_database(url, work)
 
 
-def paired_tablet_cookie(url: str, name: str) -> str:
-    """The session cookie value of a freshly paired tablet."""
+def paired_tablet_cookies(url: str, name: str) -> dict[str, str]:
+    """The cookies of a freshly paired tablet: its session, and the CSRF token bound to it."""
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> dict[str, str]:
         credentials = Credentials(session)
         code, _ = await credentials.create_pairing_code(Principal("manager", 0, "test"))
         tablet = await credentials.pair_tablet(code, name)
         assert tablet is not None
-        return sign(SessionValue("tablet", tablet.id, int(time.time())), SECRET_KEY)
+        token, _ = await credentials.open_session(tablet)
+        return session_cookies(token, SECRET_KEY)
 
     return run_with_database(url, work)
+
+
+def paired_tablet_cookie(url: str, name: str) -> str:
+    """The session cookie value of a freshly paired tablet (enough to read a board)."""
+    return paired_tablet_cookies(url, name)[SESSION_COOKIE]
 
 
 class LiveServer:
@@ -106,12 +113,13 @@ class LiveServer:
             "KITCHEN_DATABASE_URL": self.database_url,
             "KITCHEN_LOG_LEVEL": "WARNING",
             "KITCHEN_SECRET_KEY": SECRET_KEY,
+            # Open event streams never end by themselves: shutdown waits 1 s for them, not 5.
+            "KITCHEN_SHUTDOWN_SECONDS": "1",
             **self.env,
         }
         log = Path(LOG_DIR / f"{self.name}-{self.port}.log").open("ab")  # noqa: SIM115  # closed with the process
         self.process = subprocess.Popen(
-            # Open event streams never end by themselves: shutdown waits 1 s for them, not forever.
-            [*UVICORN, "--port", str(self.port), "--timeout-graceful-shutdown", "1"],
+            [*KITCHEN, "--port", str(self.port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

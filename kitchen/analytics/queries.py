@@ -87,9 +87,9 @@ from kitchen.analytics.summaries import (
     month_start,
 )
 from kitchen.brands.models import Brand
+from kitchen.clock import Clock, system_clock
 from kitchen.orders.models import ID_LENGTH, Order
 from kitchen.orders.schemas import as_utc
-from kitchen.orders.service import Clock, system_clock
 from kitchen.orders.status import ItemStatus, OrderStatus
 
 DEFAULT_RANGE = timedelta(hours=24)

@@ -74,3 +74,16 @@ def create_user(username: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with_credentials(lambda credentials: credentials.create_manager(username, password))
     click.echo(f"Created manager {username!r}; sign in at /login.")
+
+
+@users_group.command(name="set-password", help="Give a manager a new password; every session of theirs ends at once.")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password(username: str, password_stdin: bool) -> None:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    ended = with_credentials(lambda credentials: credentials.set_password(username, password))
+    # Open streams of those sessions close at their next check (at most PING_SECONDS later).
+    click.echo(f"New password for {username!r}; {len(ended)} session(s) ended.")

@@ -3,24 +3,27 @@ for the dashboard and the manage page. Resolved once per request and kept on its
 
 from __future__ import annotations
 
-import time
+import hashlib
+import hmac
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.auth.models import ApiKey
-from kitchen.auth.secrets import SessionValue, digest, sign, unsign
-from kitchen.auth.service import Credentials, Principal
+from kitchen.auth.secrets import digest
+from kitchen.auth.service import SESSION_LIFETIMES, Credentials, Principal
 from kitchen.settings import Settings
 
 SESSION_COOKIE = "kitchen_session"
-MANAGER_SESSION_SECONDS = 12 * 3600
+CSRF_COOKIE = "kitchen_csrf"
 # A paired tablet stays signed in for good (until unpaired); browsers cap cookies at 400 days.
-TABLET_SESSION_SECONDS = 400 * 24 * 3600
+SESSION_SECONDS = {kind: int(lifetime.total_seconds()) for kind, lifetime in SESSION_LIFETIMES.items()}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_KEY_HELP = "send an API key as 'Authorization: Bearer <key>'; create one with 'kitchen api-keys create NAME'"
 
 
@@ -40,8 +43,21 @@ class SignInRequired(NotAuthorizedException):
         self.to = to
 
 
-def session_cookie_value(principal: Principal, settings: Settings) -> str:
-    return sign(SessionValue(principal.kind, principal.id, int(time.time())), settings.secret_key)
+class CSRFNotBound(PermissionDeniedException):
+    """A form or htmx request whose CSRF token was not issued to this browser's session."""
+
+
+def session_cookies(session_token: str, secret: str) -> dict[str, str]:
+    """The cookies of a browser session: its token, and the CSRF token that belongs to it."""
+    return {SESSION_COOKIE: session_token, CSRF_COOKIE: bound_csrf_token(session_token, secret)}
+
+
+def bound_csrf_token(session_token: str, secret: str) -> str:
+    """The CSRF token of one session, in the shape Litestar's CSRF check reads (a secret part and
+    its HMAC): derived from the session, so a token made for another browser, or for nobody, fails."""
+    secret_part = hmac.new(secret.encode(), f"csrf:{session_token}".encode(), hashlib.sha256).hexdigest()
+    secret_part = secret_part[:CSRF_SECRET_LENGTH]
+    return secret_part + generate_csrf_hash(token=secret_part, secret=secret)
 
 
 # Built once: every API request runs it.
@@ -64,17 +80,18 @@ async def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal 
         conn = await request_session(connection).connection()
         row = (await conn.execute(_API_KEY, {"key_hash": digest(credential.strip())})).first()
         return Principal("api-key", row.id, row.name) if row else None
-    cookie = connection.cookies.get(SESSION_COOKIE)
-    value = unsign(cookie, settings.secret_key) if cookie else None
-    if value is None:
+    token = connection.cookies.get(SESSION_COOKIE)
+    if not token:
         return None
-    credentials = Credentials(request_session(connection))
-    age = time.time() - value.issued
-    if value.kind == "manager" and age < MANAGER_SESSION_SECONDS:
-        return await credentials.manager(value.id)
-    if value.kind == "tablet" and age < TABLET_SESSION_SECONDS:
-        return await credentials.tablet(value.id)
-    return None
+    clock = connection.app.state.clock
+    principal = await Credentials(request_session(connection), clock=clock).session_principal(token)
+    if principal is not None and connection.scope.get("method", "GET") not in SAFE_METHODS:
+        # Litestar has checked that the request's token equals the CSRF cookie; this checks that
+        # the cookie is the one issued to this session (double submit alone trusts any cookie).
+        expected = bound_csrf_token(token, settings.secret_key)
+        if not hmac.compare_digest(connection.cookies.get(CSRF_COOKIE, ""), expected):
+            raise CSRFNotBound(detail="the CSRF token does not belong to this session; reload the page")
+    return principal
 
 
 async def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from advanced_alchemy.base import IdentityBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import String
+from sqlalchemy import Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 NAME_LENGTH = 80
@@ -55,3 +55,32 @@ class PairingCode(IdentityBase):
     created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Wrong codes tried while this one was live, from any address: at PAIRING_GUESSES it is burnt.
+    failed_guesses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class BrowserSession(IdentityBase):
+    """A signed-in manager's or a paired tablet's browser. The cookie holds a random token; only
+    its SHA-256 is kept here, so signing out, unpairing or a new password ends a session at once,
+    on every process, by ending its row."""
+
+    __tablename__ = "browser_sessions"
+    __table_args__ = (Index("ix_browser_sessions_subject", "kind", "subject_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "manager" or "tablet"
+    subject_id: Mapped[int] = mapped_column(Integer)  # the manager's or the tablet's id
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class FailedAttempt(IdentityBase):
+    """One failed sign-in or pairing attempt, by what it is counted against (an address, a
+    username, every pairing code at once): the throttles read these, so every process sees them."""
+
+    __tablename__ = "failed_attempts"
+    __table_args__ = (Index("ix_failed_attempts_key_at", "key", "at"),)
+
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

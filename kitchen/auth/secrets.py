@@ -1,13 +1,10 @@
-"""Keys, password hashes and signed cookie values, from the standard library alone."""
+"""Keys, codes and password hashes, from the standard library alone."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
-
-import msgspec
 
 API_KEY_PREFIX = "kit_"
 # scrypt cost: about 50 ms and 16 MiB per check on this hardware; slow for guessing, fine for a login.
@@ -44,36 +41,3 @@ def verify_password(password: str, stored: str) -> bool:
         password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected) // 2
     )
     return hmac.compare_digest(derived.hex(), expected)
-
-
-class SessionValue(msgspec.Struct, frozen=True):
-    kind: str  # "manager" or "tablet"
-    id: int
-    issued: int  # unix seconds
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def sign(value: SessionValue, secret: str) -> str:
-    payload = msgspec.json.encode(value)
-    signature = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(signature)}"
-
-
-def unsign(token: str, secret: str) -> SessionValue | None:
-    """The value of a cookie we signed, or None for anything tampered with or malformed."""
-    try:
-        payload_text, signature_text = token.split(".", 1)
-        payload = _unb64(payload_text)
-        expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(signature_text)):
-            return None
-        return msgspec.json.decode(payload, type=SessionValue)
-    except (ValueError, msgspec.DecodeError):
-        return None

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kitchen.auth.models import NAME_LENGTH, ApiKey, Manager, PairingCode, Tablet
+from kitchen.auth.models import NAME_LENGTH, ApiKey, BrowserSession, Manager, PairingCode, Tablet
 from kitchen.auth.secrets import digest, hash_password, new_api_key, new_pairing_code, verify_password
-from kitchen.orders.service import Clock, system_clock
+from kitchen.clock import Clock, system_clock
 
 PAIRING_CODE_LIFETIME = timedelta(minutes=10)
+# Wrong codes a live pairing code may see, from any number of addresses, before it is burnt: a
+# guesser then has at most 20 tries against a million values (1 in 50,000) per code.
+PAIRING_GUESSES = 20
+SESSION_LIFETIMES = {"manager": timedelta(hours=12), "tablet": timedelta(days=400)}
 _NAME = re.compile(rf"^[\w .@-]{{1,{NAME_LENGTH}}}$")
 
 
@@ -34,6 +40,7 @@ class Principal:
     kind: str  # "api-key", "manager" or "tablet"
     id: int
     name: str
+    session_id: int | None = None  # a browser's session (managers and tablets)
 
     @property
     def actor(self) -> str:
@@ -94,13 +101,71 @@ class Credentials:
 
     async def sign_in(self, username: str, password: str) -> Principal | None:
         manager = await self.session.scalar(select(Manager).where(Manager.username == username.strip()))
-        if manager is None:
-            # Same work either way, so timing does not tell which usernames exist.
-            verify_password(password, hash_password("not a manager"))
-            return None
-        if not verify_password(password, manager.password_hash):
+        # scrypt takes about 50 ms: in a worker thread, so the boards' streams on this process
+        # do not stall while a manager signs in. Same work either way, so timing does not tell
+        # which usernames exist.
+        stored = manager.password_hash if manager is not None else _NOBODY
+        if not await asyncio.to_thread(verify_password, password, stored) or manager is None:
             return None
         return Principal("manager", manager.id, manager.username)
+
+    async def set_password(self, username: str, password: str) -> list[int]:
+        """A manager's new password; every session of theirs ends (returns the ended ids)."""
+        if len(password) < 10:
+            raise CredentialError("password", "a manager's password has at least 10 characters")
+        manager = await self.session.scalar(select(Manager).where(Manager.username == username.strip()))
+        if manager is None:
+            raise CredentialError("username", f"no manager named {username!r}")
+        manager.password_hash = await asyncio.to_thread(hash_password, password)
+        ended = await self._end_sessions(BrowserSession.kind == "manager", BrowserSession.subject_id == manager.id)
+        await self.session.commit()
+        return ended
+
+    # ---- browser sessions ----
+    async def open_session(self, principal: Principal) -> tuple[str, Principal]:
+        """A new session for a signed-in manager or a newly paired tablet: its cookie token, once."""
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        record = BrowserSession(
+            token_hash=digest(token),
+            kind=principal.kind,
+            subject_id=principal.id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIMES[principal.kind],
+        )
+        self.session.add(record)
+        await self.session.commit()
+        return token, Principal(principal.kind, principal.id, principal.name, record.id)
+
+    async def session_principal(self, token: str) -> Principal | None:
+        """Who a browser's session token is, while the session lasts (one indexed look-up)."""
+        row = (await self.session.execute(_SESSION, {"token_hash": digest(token), "now": self.clock()})).first()
+        return Principal(row.kind, row.subject_id, row.name, row.id) if row is not None else None
+
+    async def session_lasts(self, session_id: int) -> bool:
+        row = await self.session.scalar(
+            select(literal_column("1")).where(
+                BrowserSession.id == session_id,
+                BrowserSession.ended_at.is_(None),
+                BrowserSession.expires_at > self.clock(),
+            )
+        )
+        return row is not None
+
+    async def end_session(self, token: str) -> list[int]:
+        """Sign out: the session ends on every process (returns the ended ids)."""
+        ended = await self._end_sessions(BrowserSession.token_hash == digest(token))
+        await self.session.commit()
+        return ended
+
+    async def _end_sessions(self, *conditions: ColumnElement[bool]) -> list[int]:
+        result = await self.session.execute(
+            update(BrowserSession)
+            .where(*conditions, BrowserSession.ended_at.is_(None))
+            .values(ended_at=self.clock())
+            .returning(BrowserSession.id)
+        )
+        return [row[0] for row in result]
 
     async def manager(self, manager_id: int) -> Principal | None:
         manager = await self.session.get(Manager, manager_id)
@@ -120,17 +185,26 @@ class Credentials:
         return code, expires
 
     async def pair_tablet(self, code: str, name: str) -> Principal | None:
-        """Use a pairing code; None when it is unknown, used or expired."""
+        """Use a pairing code; None when it is unknown, used, expired or burnt.
+
+        A wrong code counts against every live code, whoever sent it: a code that has seen
+        PAIRING_GUESSES wrong ones is burnt, and the manager makes a new one.
+        """
         name = _check_name("name", name)
         now = self.clock()
+        live = [
+            PairingCode.used_at.is_(None),
+            PairingCode.expires_at > now,
+            PairingCode.failed_guesses < PAIRING_GUESSES,
+        ]
         pairing = await self.session.scalar(
-            select(PairingCode).where(
-                PairingCode.code_hash == digest(code.strip()),
-                PairingCode.used_at.is_(None),
-                PairingCode.expires_at > now,
-            )
+            select(PairingCode).where(PairingCode.code_hash == digest(code.strip()), *live)
         )
         if pairing is None:
+            await self.session.execute(
+                update(PairingCode).where(*live).values(failed_guesses=PairingCode.failed_guesses + 1)
+            )
+            await self.session.commit()
             return None
         pairing.used_at = now
         tablet = Tablet(name=name, paired_by=pairing.created_by, paired_at=now)
@@ -148,8 +222,38 @@ class Credentials:
             return None
         return Principal("tablet", tablet.id, tablet.name)
 
-    async def unpair_tablet(self, tablet_id: int) -> None:
+    async def unpair_tablet(self, tablet_id: int) -> list[int]:
+        """The tablet may use nothing any more: its sessions end (returns their ids)."""
         tablet = await self.session.get(Tablet, tablet_id)
-        if tablet is not None and tablet.unpaired_at is None:
+        if tablet is None:
+            return []
+        if tablet.unpaired_at is None:
             tablet.unpaired_at = self.clock()
-            await self.session.commit()
+        ended = await self._end_sessions(BrowserSession.kind == "tablet", BrowserSession.subject_id == tablet_id)
+        await self.session.commit()
+        return ended
+
+
+# What no password hashes to: a sign-in with an unknown name checks against it, for equal timing.
+_NOBODY = hash_password("not a manager " + secrets.token_hex(8))
+
+# A session that lasts, and who it is: a manager, or a tablet that is still paired.
+_SESSION = (
+    select(
+        BrowserSession.id,
+        BrowserSession.kind,
+        BrowserSession.subject_id,
+        func.coalesce(Manager.username, Tablet.name).label("name"),
+    )
+    .outerjoin(Manager, and_(BrowserSession.kind == "manager", Manager.id == BrowserSession.subject_id))
+    .outerjoin(
+        Tablet,
+        and_(BrowserSession.kind == "tablet", Tablet.id == BrowserSession.subject_id, Tablet.unpaired_at.is_(None)),
+    )
+    .where(
+        BrowserSession.token_hash == bindparam("token_hash"),
+        BrowserSession.ended_at.is_(None),
+        BrowserSession.expires_at > bindparam("now"),
+        (Manager.id.is_not(None)) | (Tablet.id.is_not(None)),
+    )
+)

@@ -1,9 +1,18 @@
-"""Slows down password and pairing-code guessing: a few failures, then a pause."""
+"""Slows down password and pairing-code guessing: a few failures, then a pause.
+
+The failures are rows in the database (`failed_attempts`), not a process's memory: with several
+workers or hosts, an attacker gets the same few tries as with one.
+"""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kitchen.auth.models import FailedAttempt
+from kitchen.clock import Clock
 
 
 class TooManyAttempts(Exception):
@@ -13,27 +22,32 @@ class TooManyAttempts(Exception):
 
 
 class Throttle:
-    """At most `failures` failed attempts per key within `window` seconds (in this process)."""
+    """At most `failures` failed attempts per key within `window`, counted over every process."""
 
-    def __init__(self, failures: int = 5, window: float = 300.0) -> None:
+    def __init__(self, clock: Clock, failures: int = 5, window: timedelta = timedelta(minutes=5)) -> None:
+        self.clock = clock
         self.failures = failures
         self.window = window
-        self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
 
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            seen = self._seen[key]
-            while seen and now - seen[0] > self.window:
-                seen.popleft()
-            if len(seen) >= self.failures:
-                raise TooManyAttempts(int(self.window - (now - seen[0])) + 1)
+    async def check(self, session: AsyncSession, *keys: str) -> None:
+        """TooManyAttempts when any key has failed `failures` times within the window."""
+        since = self.clock() - self.window
+        counted = (
+            select(FailedAttempt.key, func.count(), func.min(FailedAttempt.at))
+            .where(FailedAttempt.key.in_(keys), FailedAttempt.at > since)
+            .group_by(FailedAttempt.key)
+        )
+        for _, count, first in await session.execute(counted):
+            if count >= self.failures:
+                raise TooManyAttempts(int((first - since).total_seconds()) + 1)
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._seen[key].append(now)
+    async def failed(self, session: AsyncSession, *keys: str) -> None:
+        now = self.clock()
+        # Rows older than the window count no more: cleared as new ones come, so the table stays small.
+        await session.execute(delete(FailedAttempt).where(FailedAttempt.at <= now - self.window))
+        await session.execute(insert(FailedAttempt), [{"key": key, "at": now} for key in keys])
+        await session.commit()
 
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._seen.pop(key, None)
+    async def succeeded(self, session: AsyncSession, *keys: str) -> None:
+        await session.execute(delete(FailedAttempt).where(FailedAttempt.key.in_(keys)))
+        await session.commit()

@@ -12,15 +12,16 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 
 from kitchen.auth.guards import (
-    MANAGER_SESSION_SECONDS,
+    CSRF_COOKIE,
     SESSION_COOKIE,
-    TABLET_SESSION_SECONDS,
+    SESSION_SECONDS,
     manager_only,
     principal_of,
-    session_cookie_value,
+    session_cookies,
 )
 from kitchen.auth.service import CredentialError, Credentials, Principal
 from kitchen.auth.throttle import Throttle, TooManyAttempts
+from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.http import csrf_token, html
 from kitchen.settings import Settings
@@ -50,16 +51,20 @@ def client_key(request: Request[Any, Any, Any]) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
-def with_session(response: Response[Any], principal: Principal, settings: Settings) -> Response[Any]:
-    seconds = MANAGER_SESSION_SECONDS if principal.kind == "manager" else TABLET_SESSION_SECONDS
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_cookie_value(principal, settings),
-        max_age=seconds,
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-    )
+async def with_session(
+    response: Response[Any], credentials: Credentials, principal: Principal, settings: Settings
+) -> Response[Any]:
+    """Open a session for `principal`: its cookie, and the CSRF cookie that belongs to it."""
+    token, _ = await credentials.open_session(principal)
+    for name, value in session_cookies(token, settings.secret_key).items():
+        response.set_cookie(
+            name,
+            value,
+            max_age=SESSION_SECONDS[principal.kind],
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
+        )
     return response
 
 
@@ -94,20 +99,30 @@ class SignInController(Controller):
             return html(page, status, headers)
 
         try:
-            sign_in_throttle.check(*keys)
+            await sign_in_throttle.check(credentials.session, *keys)
         except TooManyAttempts as exc:
             return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
         principal = await credentials.sign_in(data.username, data.password)
         if principal is None:
-            sign_in_throttle.failed(*keys)
+            await sign_in_throttle.failed(credentials.session, *keys)
             return again("Wrong username or password.", 401)
-        sign_in_throttle.succeeded(*keys)
-        return with_session(Redirect(safe_next(data.next)), principal, settings)
+        await sign_in_throttle.succeeded(credentials.session, *keys)
+        return await with_session(Redirect(safe_next(data.next)), credentials, principal, settings)
 
     @post("/logout")
-    async def logout(self) -> Response[Any]:
+    async def logout(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        board_hub: NamedDependency[BoardHub],
+    ) -> Response[Any]:
+        """The session ends at once on every process, its open board streams too."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            board_hub.sessions_ended(await credentials.end_session(token))
         response: Response[Any] = Redirect("/login")
         response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
         return response
 
     @get("/pair")
@@ -134,16 +149,16 @@ class SignInController(Controller):
 
         key = client_key(request)
         try:
-            sign_in_throttle.check(key)
+            await sign_in_throttle.check(credentials.session, key)
             principal = await credentials.pair_tablet(data.code, data.name)
         except TooManyAttempts as exc:
             return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
         except CredentialError as exc:
             return again(str(exc), 400)
         if principal is None:
-            sign_in_throttle.failed(key)
-            return again("That code is wrong, used or expired. Ask a manager for a new one.", 401)
-        return with_session(Redirect("/board"), principal, settings)
+            await sign_in_throttle.failed(credentials.session, key)
+            return again("That code is wrong, used, expired or burnt. Ask a manager for a new one.", 401)
+        return await with_session(Redirect("/board"), credentials, principal, settings)
 
 
 class ManageController(Controller):
@@ -195,8 +210,14 @@ class ManageController(Controller):
         return await self._page(request, credentials, board_renderer, pairing_code=code, pairing_expires=expires)
 
     @post("/tablets/{tablet_id:int}/unpair")
-    async def unpair(self, credentials: NamedDependency[Credentials], tablet_id: FromPath[int]) -> Redirect:
-        await credentials.unpair_tablet(tablet_id)
+    async def unpair(
+        self,
+        credentials: NamedDependency[Credentials],
+        board_hub: NamedDependency[BoardHub],
+        tablet_id: FromPath[int],
+    ) -> Redirect:
+        """The tablet stops at once: its requests, and its open board streams on every process."""
+        board_hub.sessions_ended(await credentials.unpair_tablet(tablet_id))
         return Redirect("/manage")
 
     @post("/api-keys")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -39,6 +39,15 @@ BOARD_BACKLOG = 200
 PING_SECONDS = 15.0
 # Whole-board renders for reconnecting boards use at most this many database connections at once.
 RESYNC_CONNECTIONS = 3
+
+
+class EndedSessions(msgspec.Struct, tag="ended_sessions"):
+    """Sessions that ended (sign-out, an unpaired tablet, a new password): their streams close."""
+
+    ids: list[int]
+
+
+_ENDED = msgspec.json.Decoder(EndedSessions)
 
 
 def encode_change(change: OrderChanged) -> str:
@@ -93,6 +102,7 @@ class BoardConnection:
     """One open board (a tablet's event stream) and the messages waiting for it."""
 
     station: Station
+    session_id: int | None = None  # the browser session it belongs to
     queue: asyncio.Queue[list[ServerSentEventMessage] | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=BOARD_BACKLOG)
     )
@@ -108,6 +118,13 @@ class BoardConnection:
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(None)
+
+    def send_end(self) -> None:
+        """End the stream after what is queued (close() drops it)."""
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.close()
 
 
 class BoardHub:
@@ -150,6 +167,9 @@ class BoardHub:
                     watcher.put_nowait(None)
             if raw == RESYNC:
                 self.resync_all()
+                continue
+            if raw.startswith(b'{"type":"ended_sessions"'):
+                self._end_streams(set(_ENDED.decode(raw).ids))
                 continue
             if raw == OFFLINE:
                 offline = ServerSentEventMessage(event="offline", data="the server has lost its database")
@@ -210,22 +230,43 @@ class BoardHub:
         finally:
             self._watchers.discard(watcher)
 
+    def sessions_ended(self, ids: list[int]) -> None:
+        """Tell every process (PostgreSQL: NOTIFY) that these sessions ended: their streams close."""
+        if ids:
+            self.channels.publish(msgspec.json.encode(EndedSessions(ids)), ORDERS_CHANNEL)
+
+    def _end_streams(self, ended: set[int]) -> None:
+        signed_out = ServerSentEventMessage(event="signed-out", data="this device is no longer signed in")
+        for board in self.boards:
+            if board.session_id in ended:
+                board.send([signed_out])
+                board.send_end()
+
     def resync_all(self) -> None:
         """Changes may have been missed: end every stream, so each board reconnects and resyncs."""
         for board in self.boards:
             board.close()
 
-    def connect(self, station: Station) -> BoardConnection:
-        board = BoardConnection(station)
+    def connect(self, station: Station, session_id: int | None = None) -> BoardConnection:
+        board = BoardConnection(station, session_id)
         self.boards.add(board)
         return board
 
     def disconnect(self, board: BoardConnection) -> None:
         self.boards.discard(board)
 
-    async def stream(self, station: Station) -> AsyncIterator[ServerSentEventMessage]:
-        """A board's event stream: the whole board first (so a reconnect resyncs), then changes."""
-        board = self.connect(station)
+    async def stream(
+        self,
+        station: Station,
+        session_id: int | None = None,
+        signed_in: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[ServerSentEventMessage]:
+        """A board's event stream: the whole board first (so a reconnect resyncs), then changes.
+
+        It ends when its session ends: at once when the feed says so (`sessions_ended`), and at
+        the latest at the next ping, which asks `signed_in` (should a notice have been lost).
+        """
+        board = self.connect(station, session_id)
         try:
             content = await self.board_content(station)
             # retry: how soon a browser that lost the stream tries again.
@@ -234,6 +275,9 @@ class BoardHub:
                 try:
                     messages = await asyncio.wait_for(board.queue.get(), timeout=PING_SECONDS)
                 except TimeoutError:
+                    if signed_in is not None and not await signed_in():
+                        yield ServerSentEventMessage(event="signed-out", data="this device is no longer signed in")
+                        return
                     # Lets the board tell a quiet kitchen from a dead connection.
                     yield ServerSentEventMessage(event="ping", data="")
                     continue

@@ -22,9 +22,9 @@ from kitchen.board import queries
 from kitchen.board.queries import AllDayLine, TicketOrder
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
+from kitchen.clock import Clock
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.read import OrderRecord
-from kitchen.orders.service import Clock
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.settings import PROJECT_ROOT, Settings
 

@@ -18,7 +18,8 @@ from litestar.response import Redirect, ServerSentEvent
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kitchen.auth.guards import board_user
+from kitchen.auth.guards import board_user, known_principal
+from kitchen.auth.service import Credentials
 from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
@@ -67,9 +68,24 @@ class BoardController(Controller):
 
     @get("/stream")
     async def board_stream(
-        self, board_hub: NamedDependency[BoardHub], brand: FromQuery[list[str] | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        board_hub: NamedDependency[BoardHub],
+        brand: FromQuery[list[str] | None] = None,
     ) -> ServerSentEvent:
-        return ServerSentEvent(board_hub.stream(Station.of(brand)), headers={"Cache-Control": "no-store"})
+        principal = known_principal(request)
+        session_id = principal.session_id if principal is not None else None
+        sessions = request.app.state.sessions
+        clock = request.app.state.clock
+
+        async def signed_in() -> bool:
+            if session_id is None:
+                return False
+            async with sessions() as session:
+                return await Credentials(session, clock=clock).session_lasts(session_id)
+
+        stream = board_hub.stream(Station.of(brand), session_id, signed_in)
+        return ServerSentEvent(stream, headers={"Cache-Control": "no-store"})
 
     @get("/brands.css", cache=60)
     async def brands_css(

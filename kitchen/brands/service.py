@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.brands.models import Brand
-from kitchen.orders.service import Clock, system_clock
+from kitchen.clock import Clock, system_clock
 
 
 class BrandService(service.SQLAlchemyAsyncRepositoryService[Brand]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 import msgspec
@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.analytics.summaries import SummaryWriter
+from kitchen.clock import Clock, system_clock
 from kitchen.db import DriverStatement
 from kitchen.orders import read
 from kitchen.orders.models import EventSource, Order, OrderItem
@@ -43,12 +44,6 @@ from kitchen.orders.status import (
     plan_undo,
 )
 from kitchen.orders.writes import NewOrderWrites, Notice, StatusWrites, notify, write_new_order, write_status_change
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class OrderNotFound(Exception):

@@ -97,6 +97,12 @@
     if (panel) panel.innerHTML = e.detail.data;
   });
   board.addEventListener("ping", heard);
+  // Signed out, or the tablet was unpaired: nothing more may reach this screen. Reloading
+  // clears it and leads to pairing (or sign-in) again.
+  board.addEventListener("signed-out", () => {
+    board.replaceChildren();
+    window.location.assign("/board");
+  });
   board.addEventListener("offline", () => {
     heard();
     setConnection("lost");

@@ -11,11 +11,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from kitchen.auth.guards import SESSION_COOKIE
 from kitchen.auth.service import Credentials
 from kitchen.settings import PROJECT_ROOT
 from tests.helpers import live_order_payload, pickup_in
-from tests.live_server import LiveServer, paired_tablet_cookie, run_with_database
+from tests.live_server import LiveServer, paired_tablet_cookies, run_with_database
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +24,8 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: int = 800) -> Page:
     """A paired tablet's browser on the board."""
     context = browser.new_context(viewport={"width": width, "height": height})
-    cookie = paired_tablet_cookie(server.database_url, f"tablet {width}x{height}")
-    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.url}])
+    cookies = paired_tablet_cookies(server.database_url, f"tablet {width}x{height}")
+    context.add_cookies([{"name": name, "value": value, "url": server.url} for name, value in cookies.items()])
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
