@@ -22,7 +22,6 @@ from sqlalchemy.sql.elements import ClauseElement
 from kitchen.settings import PROJECT_ROOT, Settings
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
-SQLITE_BUSY_TIMEOUT_SECONDS = 15
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -33,8 +32,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
-            # Writers wait for the write lock instead of failing at once with "database is locked".
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            # Writers wait for the write lock instead of failing at once with "database is locked",
+            # but no longer than a statement may take: then the request is refused (503).
+            connect_args={"timeout": settings.db_statement_timeout_seconds},
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         return engine
@@ -44,7 +44,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # A few more for a burst, closed again when returned (opening one costs a server process).
         max_overflow=8,
         pool_timeout=settings.db_pool_timeout_seconds,
-        connect_args={"timeout": settings.db_pool_timeout_seconds, "command_timeout": 30},
+        connect_args={
+            # Connecting, and every statement: a server that stops answering (frozen, or cut off
+            # by the network) costs a request a few seconds and a 503, never a hang.
+            "timeout": settings.db_pool_timeout_seconds,
+            "command_timeout": settings.db_statement_timeout_seconds + 1,
+            "server_settings": {"statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000))},
+        },
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine

@@ -172,7 +172,11 @@ def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -
 # SQLSTATEs of a server that is gone or going: connection exceptions (class 08), shutting down or
 # starting up (57P01-57P03), out of connection slots (53300). SQLAlchemy maps asyncpg's exceptions
 # for these to a bare DBAPIError, so they are recognised by code, not by class.
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# A statement that ran out of its time (57014, statement_timeout) is the database too slow to serve
+# the request now: the same answer.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
+# How soon a client may try again after a 503.
+RETRY_AFTER_SECONDS = 2
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -187,6 +191,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
+        if isinstance(cause, TimeoutError | ConnectionError):
+            return True  # the client's own timeout (a server that does not answer), a dropped socket
         cause = cause.__cause__ or getattr(cause, "orig", None)
     return False
 
@@ -194,7 +200,9 @@ def is_database_unavailable(exc: BaseException) -> bool:
 def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     if is_database_unavailable(exc):
         log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, "database_unavailable", "the database cannot be reached; try again")
+        response = error_response(503, "database_unavailable", "the database cannot be reached; try again")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     # The traceback goes to the log, never to the client.
     log.exception("unexpected error during %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "something went wrong on our side; it has been logged")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from litestar import get
-from litestar.di import NamedDependency
+from litestar import Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 from msgspec import Struct
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.errors import is_database_unavailable
+from kitchen.errors import RETRY_AFTER_SECONDS, is_database_unavailable
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -37,14 +37,35 @@ async def health() -> Probe:
     summary="The database answers (503 when it does not)",
     cache=False,
     security=NO_AUTHENTICATION,
-    responses={503: ResponseSpec(data_container=Probe, description="The database cannot be reached")},
+    responses={
+        503: ResponseSpec(
+            data_container=Probe, description=f"The database did not answer within {READY_TIMEOUT_SECONDS} s"
+        )
+    },
 )
-async def ready(db_session: NamedDependency[AsyncSession]) -> Response[Probe]:
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            await db_session.execute(text("SELECT 1"))
-    except Exception as exc:
-        if not is_database_unavailable(exc):
-            raise
-        return Response(Probe(status="unavailable", detail="the database cannot be reached"), status_code=503)
+async def ready(request: Request[Any, Any, Any]) -> Response[Probe]:
+    """SELECT 1 on a connection of the pool, answered within READY_TIMEOUT_SECONDS whatever the
+    database does: a probe still waiting then (a frozen server) goes on in the background, and
+    its connection is the pool's to drop, not this request's to wait for."""
+    probe = asyncio.ensure_future(_select_one(request.app.state.engine))
+    probe.add_done_callback(_forget)
+    done, _ = await asyncio.wait({probe}, timeout=READY_TIMEOUT_SECONDS)
+    if not done or probe.exception() is not None:
+        error = probe.exception() if done else None
+        if error is not None and not is_database_unavailable(error):
+            raise error
+        unavailable = Response(Probe(status="unavailable", detail="the database cannot be reached"), status_code=503)
+        unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return unavailable
     return Response(Probe(status="ready"))
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def _forget(probe: asyncio.Future[None]) -> None:
+    # A probe that outlived its request fails quietly (its answer was 503 already).
+    if not probe.cancelled():
+        probe.exception()

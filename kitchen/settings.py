@@ -55,6 +55,10 @@ class Settings:
     db_pool_size: int = 32
     # How long a request waits for a database connection before it fails with 503.
     db_pool_timeout_seconds: float = 5.0
+    # The longest any one database statement may take (PostgreSQL's statement_timeout, and the
+    # client's own timeout should the server not answer at all; SQLite: the wait for its write
+    # lock). A tap not committed within a few seconds is better refused (503) than left hanging.
+    db_statement_timeout_seconds: float = 5.0
     # A ticket turns amber this many seconds before its pickup time, red once it is late.
     amber_seconds: int = 300
     # How long a board keeps "undo" for its last change on a ticket.
@@ -91,7 +95,13 @@ class Settings:
             raise SettingsError("KITCHEN_DB_POOL_SIZE must be at least 1")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
-        for name in ("header_timeout_seconds", "keep_alive_seconds", "shutdown_seconds", "db_pool_timeout_seconds"):
+        for name in (
+            "header_timeout_seconds",
+            "keep_alive_seconds",
+            "shutdown_seconds",
+            "db_pool_timeout_seconds",
+            "db_statement_timeout_seconds",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"KITCHEN_{name.upper()} must be more than 0")
 

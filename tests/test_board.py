@@ -344,3 +344,39 @@ async def test_a_finished_ticket_is_removed_from_every_board(app: Litestar, clie
         assert gone.data == order["id"]
     finally:
         await board.aclose()
+
+
+async def test_a_tap_sent_twice_advances_once(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
+    """A tablet that lost the answer sends its tap again: the item moves one step, not two."""
+    order = await create_order(client)
+    tap = f"/board/orders/{order['id']}/items/BB-1/advance?from=ORDERED"
+    assert (await tablet.post(tap)).status_code == 200
+    again = await tablet.post(tap)
+    assert again.status_code == 200
+    fetched = (await client.get(f"/api/orders/{order['id']}")).json()
+    assert [e["status"] for e in fetched["items"][0]["statusHistory"]] == ["ORDERED", "PREPARING"]
+    assert "/items/BB-1/advance?from=PREPARING" in again.text, "the ticket offers the next step"
+
+
+async def test_an_undo_sent_twice_undoes_once(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
+    order = await create_order(client)
+    bumped = await tablet.post(f"/board/orders/{order['id']}/bump")
+    undo = re.search(r'hx-post="([^"]+/undo\?version=\d+)"', bumped.text)
+    assert undo is not None, bumped.text
+    assert (await tablet.post(undo.group(1))).status_code == 200
+    again = await tablet.post(undo.group(1))
+    assert again.status_code == 409
+    assert "nothing more to undo" in again.text
+    fetched = (await client.get(f"/api/orders/{order['id']}")).json()
+    assert fetched["status"] == "RECEIVED"
+    assert [e["status"] for e in fetched["statusHistory"]] == ["RECEIVED", "READY", "RECEIVED"]
+
+
+async def test_a_bump_or_a_recall_sent_twice_does_no_harm(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
+    order = await create_order(client)
+    for _ in range(2):
+        assert (await tablet.post(f"/board/orders/{order['id']}/bump")).status_code == 200
+    assert (await tablet.post(f"/board/orders/{order['id']}/recall")).status_code == 200
+    assert (await tablet.post(f"/board/orders/{order['id']}/recall")).status_code == 409
+    fetched = (await client.get(f"/api/orders/{order['id']}")).json()
+    assert [e["status"] for e in fetched["statusHistory"]] == ["RECEIVED", "READY", "PREPARING"]

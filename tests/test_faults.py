@@ -18,6 +18,7 @@ import contextlib
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -381,3 +382,71 @@ def test_a_database_outage_fails_fast_and_recovers_without_restarting_the_app(
             "orders without history": [],
             "items without history": [],
         }
+
+
+def _cluster_processes(cluster: ThrowawayCluster) -> list[int]:
+    """The postmaster and every backend of the throwaway cluster."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().splitlines()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False)
+    return [postmaster, *(int(pid) for pid in children.stdout.split())]
+
+
+@pytest.fixture
+def frozen_server(cluster: ThrowawayCluster) -> Iterator[LiveServer]:
+    """A server whose statements may take 2 s (KITCHEN_DB_STATEMENT_TIMEOUT_SECONDS), for a quick test."""
+    server = LiveServer(
+        cluster.url,
+        name="frozen",
+        env={"KITCHEN_DB_POOL_TIMEOUT_SECONDS": str(POOL_TIMEOUT_SECONDS), "KITCHEN_DB_STATEMENT_TIMEOUT_SECONDS": "2"},
+    ).start()
+    try:
+        server.api_key = new_api_key(cluster.url, "frozen")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_database_that_stops_answering_costs_a_request_seconds_and_a_503(
+    cluster: ThrowawayCluster, frozen_server: LiveServer
+) -> None:
+    """SIGSTOP on every PostgreSQL process: the network partition case, where nothing is refused
+    and nothing answers. Requests fail within their timeouts (503 with Retry-After), /ready within
+    its 2 s, and everything works again once the server runs on."""
+    server = frozen_server
+    api = server.url + "/api/orders"
+    with httpx.Client(headers=server.api, timeout=30) as http:
+        order = http.post(api, json=live_order_payload()).json()
+        frozen = _cluster_processes(cluster)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for method, url, body in [
+                ("PATCH", f"{api}/{order['id']}/items/BB-1/status", {"status": "PREPARING"}),
+                ("GET", f"{api}/{order['id']}", None),
+                ("POST", api, live_order_payload()),
+                ("PATCH", f"{api}/{order['id']}/status", {"status": "READY"}),
+            ]:
+                response, seconds = timed(http, method, url, json=body)
+                assert response.status_code == 503, f"{method} {url}: {response.status_code} {response.text}"
+                assert response.json()["code"] == "database_unavailable"
+                assert int(response.headers["Retry-After"]) > 0
+                assert seconds < 6, f"{method} {url} took {seconds:.1f} s to fail"
+            ready, seconds = timed(http, "GET", server.url + "/ready")
+            assert ready.status_code == 503
+            assert seconds < 2.5, f"/ready took {seconds:.1f} s"
+            assert http.get(server.url + "/health").status_code == 200
+            time.sleep(max(0.0, 12 - (time.monotonic() - started)))  # frozen for 12 s in all
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        back = time.monotonic()
+        wait_until_ready(http, server, back)
+        moved = http.patch(f"{api}/{order['id']}/items/BB-1/status", json={"status": "PREPARING"})
+        assert moved.status_code == 200, moved.text
+        assert time.monotonic() - back < RECOVERY_SECONDS
+    assert integrity_problems(cluster.url) == {
+        "orders without items": [],
+        "orders without history": [],
+        "items without history": [],
+    }

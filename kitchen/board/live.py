@@ -268,7 +268,14 @@ class BoardHub:
         """
         board = self.connect(station, session_id)
         try:
-            content = await self.board_content(station)
+            try:
+                content = await self.board_content(station)
+            except Exception:
+                # The stream's headers are out already: an error now would cut it off mid-answer.
+                # Say the server is offline and end it; the board reconnects and resyncs.
+                log.warning("could not render a board for its stream", exc_info=True)
+                yield ServerSentEventMessage(event="offline", data="the server could not read the board", retry=2000)
+                return
             # retry: how soon a browser that lost the stream tries again.
             yield ServerSentEventMessage(event="resync", data=content, retry=2000)
             while True:

@@ -77,6 +77,7 @@ class TicketView:
     items: list[ItemLine]
     undo_until: str | None
     message: str | None
+    undo_url: str = ""  # carries the version the undo is for: an undo sent twice undoes once
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +184,13 @@ class BoardRenderer:
                     quantity=item.quantity,
                     status=item.status,
                     next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
-                    advance_url=f"{url}/items/{quote(item.plu, safe='')}/advance",
+                    # The status the cook sees travels with the tap: a tap sent twice advances once.
+                    advance_url=f"{url}/items/{quote(item.plu, safe='')}/advance?from={item.status}",
                 )
                 for item in order.items
             ],
             undo_until=undo_until,
+            undo_url=f"{url}/undo?version={order.version}",
             message=message,
         )
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, ServerSentEvent
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,11 +24,12 @@ from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
+from kitchen.errors import BadRequestField
 from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource
 from kitchen.orders.read import OrderRecord
 from kitchen.orders.service import OrderService
-from kitchen.orders.status import OrderStatus, TransitionNotAllowed
+from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
 
 
@@ -103,10 +104,16 @@ class BoardController(Controller):
         board_renderer: NamedDependency[BoardRenderer],
         order_id: FromPath[str],
         plu: FromPath[str],
+        seen: Annotated[str | None, QueryParameter(name="from")] = None,
     ) -> Response[str]:
-        """One tap on an item: ORDERED → PREPARING → READY."""
+        """One tap on an item: ORDERED → PREPARING → READY, from the status the cook saw."""
+        seen_status = _item_status(seen)
         return await _tap(
-            db_session, board_renderer, orders, order_id, lambda: orders.advance_item(order_id, plu, EventSource.BOARD)
+            db_session,
+            board_renderer,
+            orders,
+            order_id,
+            lambda: orders.advance_item(order_id, plu, EventSource.BOARD, seen_status),
         )
 
     @post("/orders/{order_id:str}/{action:str}")
@@ -118,42 +125,54 @@ class BoardController(Controller):
         settings: NamedDependency[Settings],
         order_id: FromPath[str],
         action: FromPath[str],
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Response[str]:
-        """A tap on a ticket's button: bump, recall, pickup, undo or acknowledge."""
+        """A tap on a ticket's button: bump, recall, pickup, undo (of `version`) or acknowledge."""
         if action not in ORDER_TAPS:
             raise NotFoundException(f"no ticket action {action!r}")
         return await _tap(
-            db_session, board_renderer, orders, order_id, lambda: ORDER_TAPS[action](orders, order_id, settings)
+            db_session,
+            board_renderer,
+            orders,
+            order_id,
+            lambda: ORDER_TAPS[action](orders, order_id, settings, version),
         )
 
 
-async def _bump(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
+async def _bump(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
     """All ready: every open item of the order is done."""
     return await orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD)
 
 
-async def _recall(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
+async def _recall(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
     """A bumped order goes back to the line."""
     return await orders.recall(order_id, EventSource.BOARD)
 
 
-async def _pickup(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
+async def _pickup(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
     """The courier has it: the ticket leaves every board."""
     return await orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD)
 
 
-async def _undo(orders: OrderService, order_id: str, settings: Settings) -> OrderRecord:
+async def _undo(orders: OrderService, order_id: str, settings: Settings, version: int | None) -> OrderRecord:
     """Take back this board's last change on the ticket, within the undo window."""
     window = timedelta(seconds=settings.undo_seconds)
-    return await orders.undo_last_change(order_id, window, EventSource.BOARD)
+    return await orders.undo_last_change(order_id, window, EventSource.BOARD, version)
 
 
-async def _acknowledge(orders: OrderService, order_id: str, _: Settings) -> OrderRecord:
+async def _acknowledge(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
     """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
     return await orders.acknowledge_cancellation(order_id)
 
 
-ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings], Awaitable[OrderRecord]]] = {
+def _item_status(value: str | None) -> ItemStatus | None:
+    try:
+        return None if value is None else ItemStatus(value)
+    except ValueError as exc:
+        raise BadRequestField("from", f"from: {value!r} is not an item status") from exc
+
+
+ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings, int | None], Awaitable[OrderRecord]]] = {
     "bump": _bump,
     "recall": _recall,
     "pickup": _pickup,

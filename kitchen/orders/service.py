@@ -230,13 +230,15 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
         return await self._change(order_id, source, plan)
 
-    async def advance_item(self, order_id: str, plu: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
-        """A tap on an item: the next step from the status it has when the lock is taken."""
+    async def advance_item(
+        self, order_id: str, plu: str, source: EventSource = EventSource.BOARD, seen: ItemStatus | None = None
+    ) -> OrderRecord:
+        """A tap on an item: the next step from `seen`, the status the cook saw (see plan_item_advance)."""
 
         def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
             if plu not in ticket.items:
                 raise ItemNotFound(order_id, plu)
-            return plan_item_advance(ticket, plu)
+            return plan_item_advance(ticket, plu, seen)
 
         return await self._change(order_id, source, plan)
 
@@ -245,12 +247,22 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         return await self._change(order_id, source, lambda ticket, _order, _now: plan_recall(ticket))
 
     async def undo_last_change(
-        self, order_id: str, window: timedelta, source: EventSource = EventSource.BOARD
+        self,
+        order_id: str,
+        window: timedelta,
+        source: EventSource = EventSource.BOARD,
+        version: int | None = None,
     ) -> OrderRecord:
         """Put the items the last change moved back where they were, if that change was made
-        from `source` less than `window` ago. Recorded as a new change, like any other."""
+        from `source` less than `window` ago. Recorded as a new change, like any other.
+
+        `version` is the order's version the cook saw: an undo sent again (after a lost answer)
+        finds the order changed by the first one and undoes nothing more.
+        """
 
         def plan(ticket: Ticket, order: OrderRecord, now: datetime) -> Plan:
+            if version is not None and order.version != version:
+                raise TransitionNotAllowed(order.status, "undo", "the ticket changed since; nothing more to undo")
             if order.version == 1 or order.last_change_source != source:
                 raise TransitionNotAllowed(order.status, "undo", f"the last change was not made on the {source}")
             if now - order.updated_at > window:

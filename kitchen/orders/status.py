@@ -211,9 +211,16 @@ def plan_undo(ticket: Ticket, previous: Mapping[str, ItemStatus]) -> Plan:
     return _finish(ticket, changes)
 
 
-def plan_item_advance(ticket: Ticket, plu: str) -> Plan:
-    """Plan a tap on an item: one step forward, whatever step it is at."""
+def plan_item_advance(ticket: Ticket, plu: str, seen: ItemStatus | None = None) -> Plan:
+    """Plan a tap on an item: one step forward from the status the cook saw (`seen`).
+
+    When the item is no longer where the cook saw it (the same tap sent twice, after a lost
+    answer, or two cooks tapping at once), the tap has happened already: nothing changes.
+    Without `seen`, one step forward from wherever it is.
+    """
     current = ticket.items[plu]
+    if seen is not None and current is not seen:
+        return Plan()
     if current not in NEXT_ITEM_STATUS:
         raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", plu)
     return plan_item_change(ticket, plu, NEXT_ITEM_STATUS[current])

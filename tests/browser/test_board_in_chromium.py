@@ -29,10 +29,23 @@ def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # What the page did, for the failure message should the stream never start.
+    seen: list[str] = []
+    page.on("console", lambda message: seen.append(f"{time.monotonic():.1f} console {message.type}: {message.text}"))
+    page.on("request", lambda request: seen.append(f"{time.monotonic():.1f} request {request.url}"))
+    page.on(
+        "requestfailed", lambda request: seen.append(f"{time.monotonic():.1f} failed {request.url} {request.failure}")
+    )
+    page.on(
+        "response", lambda response: seen.append(f"{time.monotonic():.1f} response {response.status} {response.url}")
+    )
     page.goto(server.url + "/board")
     # The first event of the stream (the whole board) turns "Connecting…" into "Live". Alone this
     # takes well under a second; with the whole suite loading both cores it once took over 10 s.
-    expect(page.locator("#connection")).to_have_text("Live", timeout=30000)
+    try:
+        expect(page.locator("#connection")).to_have_text("Live", timeout=30000)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nwhat the page did:\n" + "\n".join(seen)) from exc
     page.errors = errors  # type: ignore[attr-defined]  # inspected at the end of each test
     return page
 
