@@ -31,6 +31,24 @@ To = Annotated[
         description="End of the range, exclusive (ISO 8601; naive is UTC).",
     ),
 ]
+# The analytics figures: the range the server accepts, said in the schema (analytics.queries.period).
+FigureFrom = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        format=OpenAPIFormat.DATE_TIME,
+        description="Start of the range, inclusive (ISO 8601; naive is UTC), in the years 2000 to 2099."
+        " Default: `to` minus 24 hours. The range spans at most 731 days.",
+    ),
+]
+FigureTo = Annotated[
+    str | None,
+    QueryParameter(
+        name="to",
+        format=OpenAPIFormat.DATE_TIME,
+        description="End of the range, exclusive (ISO 8601; naive is UTC), in the years 2000 to 2099. Default: now.",
+    ),
+]
 BrandIds = Annotated[
     list[str] | None, QueryParameter(name="brandId", description="Only orders of these brands (repeatable)")
 ]

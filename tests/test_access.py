@@ -4,6 +4,7 @@ over every address and every process; proxy headers are believed only from trust
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -196,3 +197,32 @@ def test_a_trusted_proxys_forwarded_address_is_believed(database_url: str) -> No
     finally:
         server.stop()
     assert answers == [401] * 6, "six clients behind the proxy, each with its own count"
+
+
+def test_clients_that_send_their_headers_a_byte_at_a_time_are_cut_off(database_url: str) -> None:
+    """200 connections that dribble a request line: each is closed once the header timeout
+    passes, and the server answers others meanwhile."""
+    wipe_database(database_url)
+    server = LiveServer(database_url, name="slowloris", env={"KITCHEN_HEADER_TIMEOUT_SECONDS": "1"}).start()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            slow = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            sockets.append(slow)
+        assert httpx.get(server.url + "/health", timeout=5).status_code == 200
+        time.sleep(2)
+        closed = 0
+        for slow in sockets:
+            slow.settimeout(0.1)
+            try:
+                closed += slow.recv(1) == b""  # the server closed it
+            except TimeoutError:
+                pass  # still open: the server is waiting for the rest of the headers
+            except ConnectionError:
+                closed += 1
+        assert closed == len(sockets), f"{len(sockets) - closed} slow connections still open"
+    finally:
+        for slow in sockets:
+            slow.close()
+        server.stop()

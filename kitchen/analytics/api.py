@@ -17,7 +17,9 @@ from kitchen.analytics.schemas import (
 )
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES, BadRequestField
-from kitchen.params import BrandIds, From, To, moment
+from kitchen.params import BrandIds, moment
+from kitchen.params import FigureFrom as From
+from kitchen.params import FigureTo as To
 
 
 def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, brands: list[str] | None) -> Period:
