@@ -30,9 +30,11 @@ mode, prefix, n, codes = nil, nil, 0, {}
 local count, nthreads, per_thread
 
 local post_headers = { ["Content-Type"] = "application/json" }
+-- A pickup time half an hour from now: a new order's times must lie near the server's clock.
+local pickup = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 1800)
 local post_template = '{"id":"%s","account":"acc-bench","brandId":"brand-bench","channelOrderId":"%s",'
    .. '"customer":{"name":"Bench Customer","phoneNumber":"+358401234567"},'
-   .. '"pickupTime":"2026-03-02T10:30:00Z","items":['
+   .. '"pickupTime":"' .. pickup .. '","items":['
    .. '{"plu":"P1","name":"Burger","quantity":1},'
    .. '{"plu":"P2","name":"Fries","quantity":2},'
    .. '{"plu":"P3","name":"Cola","quantity":1}]}'

@@ -32,6 +32,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,7 +60,7 @@ def order_payload(order_id: str) -> dict[str, Any]:
         "brandId": "brand-bench",
         "channelOrderId": order_id,
         "customer": {"name": "Bench Customer", "phoneNumber": "+358401234567"},
-        "pickupTime": "2026-03-02T10:30:00Z",
+        "pickupTime": (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "items": [
             {"plu": "P1", "name": "Burger", "quantity": 1},
             {"plu": "P2", "name": "Fries", "quantity": 2},
