@@ -27,7 +27,7 @@ from kitchen.auth.guards import known_principal
 from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
-from kitchen.board.live import BoardHub, create_channels, create_feed
+from kitchen.board.live import BoardHub, create_api_key_cache, create_channels, create_feed
 from kitchen.board.render import BoardRenderer
 from kitchen.board.views import BoardController, home
 from kitchen.brands.api import BrandController
@@ -73,7 +73,8 @@ def create_app(
     feed = create_feed(settings, channels)
     renderer = BoardRenderer(settings, clock)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    hub = BoardHub(channels, sessions, renderer)
+    api_keys = create_api_key_cache(channels)
+    hub = BoardHub(channels, sessions, renderer, api_keys)
     folder = ShardFolder(engine, clock)
 
     def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
@@ -178,6 +179,7 @@ def create_app(
                 "board_hub": hub,
                 "board_renderer": renderer,
                 "clock": clock,
+                "api_keys": api_keys,
             }
         ),
     )

@@ -98,12 +98,16 @@ def _body_type(handler: HTTPRouteHandler) -> Any:
     return _body_types[key]
 
 
-def check_strictly(value: Any, body_type: Any) -> None:
-    """Convert `value` to `body_type` with no coercion at all; a mismatch names its field."""
+def check_strictly(value: Any, body_type: Any) -> Any:
+    """`value` converted to `body_type` with no coercion at all; a mismatch names its field.
+
+    The converted value is what the handler gets: Litestar's own (lenient) conversion passes an
+    instance of the right type through unchanged, so a body is converted once.
+    """
     if body_type is None:
-        return
+        return value
     try:
-        msgspec.convert(value, body_type, strict=True)
+        return msgspec.convert(value, body_type, strict=True)
     except msgspec.ValidationError as exc:
         field, detail = _field_of(str(exc))
         raise InvalidField(field, f"{field}: {detail}" if field else detail) from exc
@@ -138,7 +142,7 @@ class KitchenRequest(Request[Any, Any, Any]):
         value = parse_json(await self.body())
         handler = self.scope.get("route_handler")
         if isinstance(handler, HTTPRouteHandler):
-            check_strictly(value, _body_type(handler))
+            return check_strictly(value, _body_type(handler))
         return value
 
 

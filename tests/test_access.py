@@ -4,9 +4,13 @@ over every address and every process; proxy headers are believed only from trust
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -226,3 +230,24 @@ def test_clients_that_send_their_headers_a_byte_at_a_time_are_cut_off(database_u
         for slow in sockets:
             slow.close()
         server.stop()
+
+
+def test_a_key_revoked_from_the_command_line_stops_on_every_process_at_once(
+    servers: tuple[LiveServer, LiveServer],
+) -> None:
+    """Processes keep the keys they checked (PostgreSQL); the revocation's NOTIFY clears them."""
+    first, second = servers
+    with httpx.Client(headers=first.api, timeout=5) as http:
+        for server in (first, second, first, second):  # checked, and kept, on both
+            assert http.get(server.url + "/api/brands").status_code == 200
+        kitchen = Path(sys.executable).parent / "kitchen"
+        env = {**os.environ, "KITCHEN_DATABASE_URL": first.database_url}
+        done = subprocess.run(
+            [str(kitchen), "api-keys", "revoke", "live-test"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        revoked = time.monotonic()
+        for server in (first, second):
+            while http.get(server.url + "/api/brands").status_code != 401:
+                assert time.monotonic() - revoked < 1, f"{server.name} still takes the revoked key"
+                time.sleep(0.05)

@@ -14,6 +14,7 @@ from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kitchen.auth.keys import ApiKeyCache
 from kitchen.auth.models import ApiKey
 from kitchen.auth.secrets import digest
 from kitchen.auth.service import SESSION_LIFETIMES, Credentials, Principal
@@ -75,11 +76,20 @@ async def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal 
     authorization = connection.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:
-        # Every API request checks its key (no cache, so a revoked key stops at once): one indexed
-        # lookup, in Core on the request's connection.
+        # A key checked lately is known in the process until a revocation anywhere is heard
+        # (kitchen/auth/keys.py); otherwise one indexed lookup, in Core on the request's connection.
+        key_hash = digest(credential.strip())
+        cache: ApiKeyCache | None = connection.app.state.api_keys
+        known = cache.get(key_hash) if cache is not None else None
+        if known is not None:
+            return Principal("api-key", *known)
         conn = await request_session(connection).connection()
-        row = (await conn.execute(_API_KEY, {"key_hash": digest(credential.strip())})).first()
-        return Principal("api-key", row.id, row.name) if row else None
+        row = (await conn.execute(_API_KEY, {"key_hash": key_hash})).first()
+        if row is None:
+            return None
+        if cache is not None:
+            cache.put(key_hash, row.id, row.name)
+        return Principal("api-key", row.id, row.name)
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None

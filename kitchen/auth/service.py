@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.auth.models import NAME_LENGTH, ApiKey, BrowserSession, Manager, PairingCode, Tablet
 from kitchen.auth.secrets import digest, hash_password, new_api_key, new_pairing_code, verify_password
 from kitchen.clock import Clock, system_clock
+from kitchen.feed import RevokedKeys, notify_in_transaction
 
 PAIRING_CODE_LIFETIME = timedelta(minutes=10)
 # Wrong codes a live pairing code may see, from any number of addresses, before it is burnt: a
@@ -82,6 +83,8 @@ class Credentials:
             raise CredentialError("name", f"no API key named {name!r}")
         if record.revoked_at is None:
             record.revoked_at = self.clock()
+            # Every process forgets the keys it had checked (kitchen/auth/keys.py), on commit.
+            await notify_in_transaction(self.session, RevokedKeys())
             await self.session.commit()
         return record
 

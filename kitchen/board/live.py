@@ -23,31 +23,24 @@ from litestar.response import ServerSentEventMessage
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kitchen.auth.keys import ApiKeyCache
 from kitchen.board import queries
 from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBackend
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
+from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, encode_notice, is_notice
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.writes import Notice
 from kitchen.settings import Settings
 
 log = logging.getLogger("kitchen.board")
 
-ORDERS_CHANNEL = "kitchen_orders"
+ORDERS_CHANNEL = FEED_CHANNEL
 # A board this far behind is cut off; its browser reconnects and resyncs from scratch.
 BOARD_BACKLOG = 200
 PING_SECONDS = 15.0
 # Whole-board renders for reconnecting boards use at most this many database connections at once.
 RESYNC_CONNECTIONS = 3
-
-
-class EndedSessions(msgspec.Struct, tag="ended_sessions"):
-    """Sessions that ended (sign-out, an unpaired tablet, a new password): their streams close."""
-
-    ids: list[int]
-
-
-_ENDED = msgspec.json.Decoder(EndedSessions)
 
 
 def encode_change(change: OrderChanged) -> str:
@@ -91,6 +84,15 @@ def create_channels(settings: Settings) -> ChannelsPlugin:
     return ChannelsPlugin(backend=backend, channels=[ORDERS_CHANNEL])
 
 
+def create_api_key_cache(channels: ChannelsPlugin) -> ApiKeyCache | None:
+    """A key cache where every process hears revocations (PostgreSQL's LISTEN); None elsewhere."""
+    backend = channels._backend  # the plugin exposes no accessor for its backend
+    if isinstance(backend, ReconnectingPgChannelsBackend):
+        # A lambda: the backend makes a new `connected` event each time it starts.
+        return ApiKeyCache(listening=lambda: backend.connected.is_set())
+    return None
+
+
 def create_feed(settings: Settings, channels: ChannelsPlugin) -> NotifyInTransaction | PublishAfterCommit:
     if make_url(settings.database_url).get_backend_name() == "postgresql":
         return NotifyInTransaction()
@@ -129,9 +131,14 @@ class BoardConnection:
 
 class BoardHub:
     def __init__(
-        self, channels: ChannelsPlugin, sessions: async_sessionmaker[AsyncSession], renderer: BoardRenderer
+        self,
+        channels: ChannelsPlugin,
+        sessions: async_sessionmaker[AsyncSession],
+        renderer: BoardRenderer,
+        api_keys: ApiKeyCache | None = None,
     ) -> None:
         self.channels = channels
+        self.api_keys = api_keys
         self.sessions = sessions
         self.renderer = renderer
         self.boards: set[BoardConnection] = set()
@@ -166,10 +173,17 @@ class BoardHub:
                 if watcher.empty():
                     watcher.put_nowait(None)
             if raw == RESYNC:
+                # Notices may have been lost while the LISTEN connection was away.
+                if self.api_keys is not None:
+                    self.api_keys.clear()
                 self.resync_all()
                 continue
-            if raw.startswith(b'{"type":"ended_sessions"'):
-                self._end_streams(set(_ENDED.decode(raw).ids))
+            if is_notice(raw):
+                notice = decode_notice(raw)
+                if isinstance(notice, EndedSessions):
+                    self._end_streams(set(notice.ids))
+                elif isinstance(notice, RevokedKeys) and self.api_keys is not None:
+                    self.api_keys.clear()
                 continue
             if raw == OFFLINE:
                 offline = ServerSentEventMessage(event="offline", data="the server has lost its database")
@@ -233,7 +247,7 @@ class BoardHub:
     def sessions_ended(self, ids: list[int]) -> None:
         """Tell every process (PostgreSQL: NOTIFY) that these sessions ended: their streams close."""
         if ids:
-            self.channels.publish(msgspec.json.encode(EndedSessions(ids)), ORDERS_CHANNEL)
+            self.channels.publish(encode_notice(EndedSessions(ids)), ORDERS_CHANNEL)
 
     def _end_streams(self, ended: set[int]) -> None:
         signed_out = ServerSentEventMessage(event="signed-out", data="this device is no longer signed in")
