@@ -87,7 +87,7 @@ def create_app(
         return BrandService(clock=clock, session=db_session)
 
     def provide_credentials(db_session: NamedDependency[AsyncSession]) -> Credentials:
-        return Credentials(db_session, clock=clock)
+        return Credentials(db_session, clock=clock, api_keys=api_keys)
 
     def provide_max_page_size() -> int:
         return settings.max_page_size

@@ -100,12 +100,12 @@ class DriverStatement:
     SQLAlchemy's execution layer (execution context, result and type processing, the greenlet
     bridge) costs about as much CPU per statement as asyncpg's whole round trip: 0.06 ms, measured.
     One worker has to serve hundreds of order reads and changes a second, so their statements
-    skip that layer. They run in the transaction SQLAlchemy has begun (the API key's look-up begins
-    it), and are committed or rolled back with it; asyncpg already returns what SQLAlchemy's types
-    would (aware UTC datetimes, ints, strings), and its errors are raised as SQLAlchemy's
-    (`IntegrityError` for a constraint, `DBAPIError` otherwise, the driver's error as `.orig`).
-    Outside a transaction (the first statement of a session), and on any other database, they run
-    through SQLAlchemy, which begins one.
+    skip that layer. They run in the transaction SQLAlchemy has begun (sending its BEGIN themselves
+    when they are the first statement), and are committed or rolled back with it. asyncpg already
+    returns what SQLAlchemy's types would (aware UTC datetimes, ints, strings), and its errors are
+    raised as SQLAlchemy's (`IntegrityError` for a constraint, `DBAPIError` otherwise, the driver's
+    error as `.orig`). Outside a transaction (the first statement of a session), and on any other
+    database, they run through SQLAlchemy, which begins one.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -122,7 +122,22 @@ class DriverStatement:
 
     async def rows(self, conn: AsyncConnection, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         if conn.dialect.name == "postgresql":
-            driver = (await conn.get_raw_connection()).driver_connection
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            adapter: Any = raw.dbapi_connection
+            if driver is not None and not driver.is_in_transaction() and conn.in_transaction():
+                # SQLAlchemy has begun the transaction but sends BEGIN with its first statement;
+                # send it as SQLAlchemy's own asyncpg adapter would (its one BEGIN path), so that this
+                # statement, too, runs on the driver. (The request's first statement used to be the
+                # API key's look-up; with the key known in the process, often it is this one.)
+                try:
+                    async with adapter._execute_mutex:
+                        if adapter._transaction is None:
+                            await adapter._start_transaction()
+                except Exception as error:
+                    # As SQLAlchemy raises it (a connection gone: InterfaceError, i.e. a 503).
+                    await conn.invalidate()
+                    raise exc.DBAPIError.instance("BEGIN", None, error, Exception, dialect=conn.dialect) from error
             if driver is not None and driver.is_in_transaction():
                 sql, names, defaults = self._compile(conn.dialect)
                 values = defaults | dict(params)
@@ -132,6 +147,10 @@ class DriverStatement:
                     # Callers handle SQLAlchemy's errors (the driver's error is kept as `.orig`).
                     raise exc.IntegrityError(sql, None, error) from error
                 except Exception as error:
+                    if not isinstance(error, asyncpg.PostgresError):
+                        # Not the server's answer but the connection's state (closed, timed out,
+                        # left mid-operation by a cancelled call): drop it, never hand it out again.
+                        await conn.invalidate()
                     raise exc.DBAPIError.instance(sql, None, error, Exception, dialect=conn.dialect) from error
                 return records
         return (await conn.execute(self.statement, params)).all()

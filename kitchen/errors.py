@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -175,6 +176,8 @@ def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -
 # A statement that ran out of its time (57014, statement_timeout) is the database too slow to serve
 # the request now: the same answer.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
+# The driver's own errors about its connection (not an answer of the server's).
+_CLIENT_SIDE = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
 # How soon a client may try again after a 503.
 RETRY_AFTER_SECONDS = 2
 
@@ -191,8 +194,10 @@ def is_database_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        if isinstance(cause, TimeoutError | ConnectionError):
-            return True  # the client's own timeout (a server that does not answer), a dropped socket
+        if isinstance(cause, (TimeoutError, ConnectionError, *_CLIENT_SIDE)):
+            # The client's own timeout (a server that does not answer), a dropped socket, a
+            # connection the driver found closed or left mid-operation by a cancelled call.
+            return True
         cause = cause.__cause__ or getattr(cause, "orig", None)
     return False
 

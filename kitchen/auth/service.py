@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kitchen.auth.keys import ApiKeyCache
 from kitchen.auth.models import NAME_LENGTH, ApiKey, BrowserSession, Manager, PairingCode, Tablet
 from kitchen.auth.secrets import digest, hash_password, new_api_key, new_pairing_code, verify_password
 from kitchen.clock import Clock, system_clock
@@ -56,9 +57,12 @@ def _check_name(field: str, name: str) -> str:
 
 
 class Credentials:
-    def __init__(self, session: AsyncSession, clock: Clock = system_clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock = system_clock, api_keys: ApiKeyCache | None = None) -> None:
         self.session = session
         self.clock = clock
+        # This process's known keys, forgotten at once on a revocation made here (other
+        # processes forget theirs when the revocation's NOTIFY reaches them).
+        self.known_keys = api_keys
 
     # ---- API keys ----
     async def create_api_key(self, name: str) -> tuple[ApiKey, str]:
@@ -86,6 +90,8 @@ class Credentials:
             # Every process forgets the keys it had checked (kitchen/auth/keys.py), on commit.
             await notify_in_transaction(self.session, RevokedKeys())
             await self.session.commit()
+            if self.known_keys is not None:
+                self.known_keys.clear()
         return record
 
     # ---- managers ----

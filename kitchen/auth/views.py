@@ -235,13 +235,8 @@ class ManageController(Controller):
         return await self._page(request, credentials, board_renderer, new_key=key, new_key_name=record.name)
 
     @post("/api-keys/{name:str}/revoke")
-    async def revoke_api_key(
-        self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials], name: FromPath[str]
-    ) -> Redirect:
+    async def revoke_api_key(self, credentials: NamedDependency[Credentials], name: FromPath[str]) -> Redirect:
         # A key already gone is no error: the page shows the current list either way.
         with contextlib.suppress(CredentialError):
             await credentials.revoke_api_key(name)
-        # This process forgets at once; the others as they hear the revocation's NOTIFY.
-        if request.app.state.api_keys is not None:
-            request.app.state.api_keys.clear()
         return Redirect("/manage")
