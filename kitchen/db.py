@@ -94,6 +94,12 @@ def create_db_config(settings: Settings, engine: AsyncEngine | None = None) -> S
     )
 
 
+def _is_statement_error(error: BaseException) -> bool:
+    """Whether the server refused the statement itself, its connection still good."""
+    # asyncpg counts a connection closed mid-operation among the server's errors, too.
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(error, asyncpg.PostgresConnectionError)
+
+
 class DriverStatement:
     """A prebuilt statement of a hot path that, on PostgreSQL, runs on the asyncpg connection itself.
 
@@ -147,9 +153,11 @@ class DriverStatement:
                     # Callers handle SQLAlchemy's errors (the driver's error is kept as `.orig`).
                     raise exc.IntegrityError(sql, None, error) from error
                 except Exception as error:
-                    if not isinstance(error, asyncpg.PostgresError):
-                        # Not the server's answer but the connection's state (closed, timed out,
-                        # left mid-operation by a cancelled call): drop it, never hand it out again.
+                    if driver.is_closed() or not _is_statement_error(error):
+                        # Not the server's answer to the statement but the connection's state
+                        # (closed, reset, timed out, left mid-operation by a cancelled call): drop
+                        # it, as SQLAlchemy does on a disconnect, so that nothing (not even the
+                        # session's closing ROLLBACK) is sent on it again.
                         await conn.invalidate()
                     raise exc.DBAPIError.instance(sql, None, error, Exception, dialect=conn.dialect) from error
                 return records

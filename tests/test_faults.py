@@ -14,6 +14,7 @@ server process. What must hold:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import queue
@@ -33,9 +34,10 @@ import httpx
 import pytest
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from kitchen.auth.guards import SESSION_COOKIE
+from kitchen.db import DriverStatement
 from kitchen.errors import is_database_unavailable
 from tests.conftest import migrate
 from tests.helpers import live_order_payload
@@ -450,3 +452,37 @@ def test_a_database_that_stops_answering_costs_a_request_seconds_and_a_503(
         "orders without history": [],
         "items without history": [],
     }
+
+
+@pytest.mark.anyio
+async def test_a_connection_ended_mid_statement_is_dropped_not_rolled_back(database_url: str) -> None:
+    """The server ends a backend while a prebuilt statement runs on the driver (kitchen/db.py): the
+    request gets the one outage error, its session closes without a second one (no ROLLBACK sent
+    on the dead connection, which would turn the 503 into a 500 after the response began), and
+    the pool hands out a good connection next."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the driver's own connection is PostgreSQL's (asyncpg); SQLite runs through SQLAlchemy")
+    engine = create_async_engine(database_url)
+    sleeping = DriverStatement(text("SELECT pg_sleep(5)"))
+    try:
+        async with AsyncSession(engine) as session:
+            await session.execute(text("SELECT 1"))  # the transaction has begun on the driver
+            conn = await session.connection()
+            backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+            async def end_backend() -> None:
+                await asyncio.sleep(0.5)
+                async with engine.connect() as other:
+                    await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+            ender = asyncio.create_task(end_backend())
+            with pytest.raises(DBAPIError) as raised:
+                await sleeping.rows(conn, {})
+            await ender
+            assert is_database_unavailable(raised.value)
+            assert conn.invalidated
+        # Closing the session above raised nothing; the next one works on a fresh connection.
+        async with AsyncSession(engine) as session:
+            assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != backend
+    finally:
+        await engine.dispose()
