@@ -109,10 +109,6 @@ class Settings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:
         """Read settings from `env` (default: os.environ) layered over the `.env` file."""

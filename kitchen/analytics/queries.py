@@ -107,9 +107,6 @@ ITEM_STATUSES = (ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY)
 CUSTOMER_BUCKETS: tuple[CustomerBucketName, ...] = ("1", "2", "3-5", "6-10", "11+")
 
 
-PercentileMethod = Literal["percentile_cont", "window"]
-
-
 class InvalidPeriod(ValueError):
     """A date range or brand list the figures cannot be computed for, with the parameter at fault."""
 
@@ -379,15 +376,11 @@ class AnalyticsQueries:
         session: AsyncSession,
         clock: Clock = system_clock,
         zone: ZoneInfo | None = None,
-        method: PercentileMethod | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
         self.zone = zone or ZoneInfo("UTC")
         self.dialect = session.get_bind().dialect.name
-        # Accepted for existing callers and ignored: every percentile now comes from 1-second
-        # buckets (`bucket_summary`), the same SQL on both databases.
-        del method
         self._tuned = False
 
     async def _tune(self) -> None:
