@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from typing import Any
 
 import msgspec
@@ -26,8 +25,6 @@ from kitchen.orders.schemas import camel_key
 MAX_DEPTH = 32
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;.*)?$", re.IGNORECASE)
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-# By handler, not by id(): a handler of an app that is gone may leave its id to another's.
-_body_types: weakref.WeakKeyDictionary[HTTPRouteHandler, Any] = weakref.WeakKeyDictionary()
 
 
 class MalformedJSON(ValueError):
@@ -93,10 +90,9 @@ def parse_json(body: bytes) -> Any:
 
 def _body_type(handler: HTTPRouteHandler) -> Any:
     """The type the handler's `data` is converted to (None when it takes no body)."""
-    if handler not in _body_types:
-        data = handler.parsed_fn_signature.parameters.get("data")
-        _body_types[handler] = data.annotation if data is not None else None
-    return _body_types[handler]
+    # Litestar parses each handler's signature once and keeps it on the handler.
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data.annotation if data is not None else None
 
 
 def check_strictly(value: Any, body_type: Any) -> Any:
