@@ -20,7 +20,6 @@ from litestar.types import ASGIApp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
-from kitchen.analytics.fold import ShardFolder
 from kitchen.analytics.queries import AnalyticsQueries
 from kitchen.analytics.views import DashboardController
 from kitchen.auth.guards import known_principal
@@ -41,6 +40,8 @@ from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
 from kitchen.orders.api import OrderController
 from kitchen.orders.service import OrderService
+from kitchen.orders.stores import store_for
+from kitchen.orders.summaries.fold import ShardFolder
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -71,6 +72,8 @@ def create_app(
     db_config = create_db_config(settings, engine)
     channels = create_channels(settings)
     feed = create_feed(settings, channels)
+    # The database decides how orders are read and written: chosen here, once (see orders/stores).
+    store = store_for(engine.dialect.name)
     renderer = BoardRenderer(settings, clock)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     api_keys = create_api_key_cache(channels)
@@ -81,7 +84,7 @@ def create_app(
         # Every route that changes orders has a guard, which has looked the caller up already.
         principal = known_principal(request)
         actor = principal.actor if principal else None
-        return OrderService(db_session, clock=clock, feed=feed, actor=actor)
+        return OrderService(db_session, store, clock=clock, feed=feed, actor=actor)
 
     def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
         return BrandService(clock=clock, session=db_session)

@@ -21,10 +21,11 @@ from kitchen.auth.service import Credentials
 from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
 from kitchen.orders.models import EventSource, Order
-from kitchen.orders.read import OrderRecord
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.orders.stores import store_for
 from kitchen.settings import Settings
 
 
@@ -175,7 +176,7 @@ async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
             catalog = BrandService(clock=clock, session=session)
             for brand in BRANDS:
                 await catalog.put(brand.id, brand.name, brand.colour)
-            orders = OrderService(session, clock=clock, actor="demo")
+            orders = OrderService(session, store_for(engine.dialect.name), clock=clock, actor="demo")
             start = real_now - timedelta(days=days)
             moment = start.replace(hour=8, minute=0, second=0)
             # History: lunch and dinner rushes over the past days, everything picked up or cancelled.

@@ -21,9 +21,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kitchen.auth.guards import NotForThisDevice, SignInRequired
+from kitchen.fields import FieldError
 from kitchen.gate import RequestRefused
 from kitchen.http import InvalidField, MalformedJSON
-from kitchen.orders.service import DuplicateOrderConflict, InvalidNewOrder, ItemNotFound, OrderNotFound
+from kitchen.orders.service import DuplicateOrderConflict, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
 
 log = logging.getLogger("kitchen.errors")
@@ -150,7 +151,9 @@ def on_invalid_field(_: Request[Any, Any, Any], exc: InvalidField) -> Response[E
     return error_response(422, "invalid_field", str(exc), field=exc.field)
 
 
-def on_invalid_new_order(_: Request[Any, Any, Any], exc: InvalidNewOrder) -> Response[ErrorBody]:
+def on_field_error(_: Request[Any, Any, Any], exc: FieldError) -> Response[ErrorBody]:
+    if exc.parameter:
+        return error_response(400, "invalid_parameter", str(exc), field=exc.field)
     return error_response(422, "invalid_field", str(exc), field=exc.field)
 
 
@@ -223,7 +226,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotForThisDevice: on_not_for_this_device,
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
-    InvalidNewOrder: on_invalid_new_order,
+    FieldError: on_field_error,
     InvalidField: on_invalid_field,
     BadRequestField: on_bad_request_field,
     OrderNotFound: on_order_not_found,

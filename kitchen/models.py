@@ -1,9 +1,9 @@
 """Every mapped table, imported in one place for migrations and metadata."""
 
-from kitchen.analytics.summaries import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
 from kitchen.auth.models import ApiKey, BrowserSession, FailedAttempt, Manager, PairingCode, Tablet
 from kitchen.brands.models import Brand
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
+from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
 
 __all__ = [
     "AnalyticsCustomer",

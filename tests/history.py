@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.analytics.summaries import backfill
+from kitchen.orders.summaries.backfill import backfill
 from tests.test_analytics_summaries import snapshot
 
 _STREAMS = (

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.analytics.buckets import RELATIVE_ERROR, bucket_of_seconds, representative
 from kitchen.analytics.queries import Spans, bucket_summary, local_hour_start, local_hours, summaries
+from kitchen.orders.summaries.buckets import RELATIVE_ERROR, bucket_of_seconds, representative
 
 pytestmark = pytest.mark.anyio
 

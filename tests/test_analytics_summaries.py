@@ -18,16 +18,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from kitchen.analytics.buckets import bucket_of_seconds
-from kitchen.analytics.fold import fold_shards
-from kitchen.analytics.summaries import (
+from kitchen.orders.service import OrderChanged, OrderService
+from kitchen.orders.stores import store_for
+from kitchen.orders.summaries.backfill import backfill
+from kitchen.orders.summaries.buckets import bucket_of_seconds
+from kitchen.orders.summaries.fold import fold_shards
+from kitchen.orders.summaries.tables import (
     AnalyticsCustomer,
     AnalyticsHistogram,
     AnalyticsQuarterHour,
     AnalyticsSample,
-    backfill,
 )
-from kitchen.orders.service import OrderChanged, OrderService
 from tests.conftest import FakeClock
 from tests.helpers import create_order, set_item, set_order
 
@@ -187,7 +188,7 @@ async def test_a_change_rolled_back_leaves_no_summary(
 
     clock.advance(30)
     async with AsyncSession(engine) as session:
-        orders = OrderService(session, clock=clock, feed=FailingFeed())
+        orders = OrderService(session, store_for(engine.dialect.name), clock=clock, feed=FailingFeed())
         with pytest.raises(DBAPIError):
             await orders.set_order_status(order["id"], "READY")
 

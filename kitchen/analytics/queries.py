@@ -50,7 +50,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kitchen.analytics import indexes  # noqa: F401  # registers the indexes these queries read through
-from kitchen.analytics.buckets import estimate
 from kitchen.analytics.schemas import (
     BrandFigures,
     CustomerBucket,
@@ -65,7 +64,13 @@ from kitchen.analytics.schemas import (
     TicketTimes,
     TopCustomer,
 )
-from kitchen.analytics.summaries import (
+from kitchen.brands.models import Brand
+from kitchen.clock import Clock, system_clock
+from kitchen.orders.models import ID_LENGTH, Order
+from kitchen.orders.schemas import as_utc
+from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.orders.summaries.buckets import estimate
+from kitchen.orders.summaries.tables import (
     BUMPED,
     COOKED,
     DAY,
@@ -86,11 +91,6 @@ from kitchen.analytics.summaries import (
     month_number,
     month_start,
 )
-from kitchen.brands.models import Brand
-from kitchen.clock import Clock, system_clock
-from kitchen.orders.models import ID_LENGTH, Order
-from kitchen.orders.schemas import as_utc
-from kitchen.orders.status import ItemStatus, OrderStatus
 
 DEFAULT_RANGE = timedelta(hours=24)
 LONGEST_RANGE = timedelta(days=731)

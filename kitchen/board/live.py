@@ -30,7 +30,7 @@ from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
 from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, encode_notice, is_notice
 from kitchen.orders.service import OrderChanged
-from kitchen.orders.writes import Notice
+from kitchen.orders.stores import Notice
 from kitchen.settings import Settings
 
 log = logging.getLogger("kitchen.board")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import Order, OrderItem
-from kitchen.orders.read import OrderRecord
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import ItemStatus, OrderStatus
 
 ON_BOARD = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY)

@@ -24,7 +24,7 @@ from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock
 from kitchen.orders.models import EventSource, Order
-from kitchen.orders.read import OrderRecord
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.settings import PROJECT_ROOT, Settings
 

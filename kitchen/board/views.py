@@ -27,7 +27,7 @@ from kitchen.board.station import Station
 from kitchen.errors import BadRequestField
 from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource
-from kitchen.orders.read import OrderRecord
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.service import OrderService
 from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings

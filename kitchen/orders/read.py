@@ -11,68 +11,17 @@ the order in one statement on PostgreSQL (`lock_order`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, bindparam, cast, func, literal_column, null, select, true, union_all, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Integer, and_, bindparam, cast, literal_column, null, or_, select, union_all
 
 from kitchen.db import DriverStatement
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
+from kitchen.orders.records import EventRecord, ItemRecord, OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, HistoryEntry, ItemView, OrderView
 
-
-@dataclass(slots=True)
-class EventRecord:
-    """One history row of an order or of an item (`id` is None for a row written but not read back)."""
-
-    id: int | None
-    status: str
-    at: datetime
-    ended_at: datetime | None
-    source: str
-    actor: str | None
-
-
-@dataclass(slots=True)
-class ItemRecord:
-    id: int
-    plu: str
-    name: str
-    quantity: int
-    status: str
-    history: list[EventRecord] = field(default_factory=list)  # in the order written
-
-
-@dataclass(slots=True)
-class OrderRecord:
-    """The whole order: its row, its items in the order they were sent, and both history streams."""
-
-    id: str
-    account: str
-    brand_id: str
-    channel_order_id: str
-    customer_name: str
-    customer_phone: str | None
-    delivery_street: str | None
-    delivery_city: str | None
-    delivery_postal_code: str | None
-    pickup_time: datetime
-    channel_created_at: datetime | None
-    status: str
-    version: int
-    payload_hash: str
-    last_change_source: str | None
-    cancel_acknowledged_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    items: list[ItemRecord] = field(default_factory=list)
-    history: list[EventRecord] = field(default_factory=list)  # in the order written
-
-
-_ORDER_COLUMNS = (
+ORDER_COLUMNS = (
     Order.id,
     Order.account,
     Order.brand_id,
@@ -93,23 +42,13 @@ _ORDER_COLUMNS = (
     Order.updated_at,
 )
 
-ORDER_ROW = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
-
-# SQLite locks the whole database for writing, and a transaction takes that lock with its first
-# write: this UPDATE changes nothing (`updated_at` is named so its onupdate does not fire) but
-# makes concurrent changes run one after another, each reading what the one before committed.
-LOCK_ORDER_SQLITE = (
-    update(Order)
-    .where(Order.id == bindparam("order_id"))
-    .values(version=Order.version, updated_at=Order.updated_at)
-    .returning(*_ORDER_COLUMNS)
-)
+ORDER_ROW = select(*ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
 
 ITEM, ORDER_EVENT, ITEM_EVENT = 0, 1, 2
 _TIME = OrderStatusEvent.__table__.c.at.type
 # Items and both history streams in one statement; the items part comes first and casts its
 # empty columns, so every column keeps its type (and SQLite's times are parsed back).
-_parts = union_all(
+PARTS = union_all(
     select(
         literal_column(str(ITEM), Integer).label("kind"),
         OrderItem.id,
@@ -152,35 +91,26 @@ _parts = union_all(
 ).subquery()
 # Items in the order they were sent; each history in the order it was written (by id), which the
 # service's stamps make time order too (see service.change_stamp).
-ORDER_PARTS = DriverStatement(select(_parts).order_by(_parts.c.kind, _parts.c.id))
+ORDER_PARTS = DriverStatement(select(PARTS).order_by(PARTS.c.kind, PARTS.c.id))
 
-# PostgreSQL plans a prepared statement anew for each execution while it estimates that a plan
-# for any parameters would cost more, and its estimate of `unnest` over an array parameter always
-# says so: the one write statement of a change or a new order (writes.py) was planned every
-# time, which cost as much CPU as running it (0.38 ms of PostgreSQL CPU per change, measured).
-# The statement that opens such a transaction selects this too; it lasts until the transaction ends.
-GENERIC_PLANS = func.set_config("plan_cache_mode", "force_generic_plan", true())
-
-# On PostgreSQL an order is read whole in one statement: its row, and its parts as one array per
-# column (one row to send and decode, the order's columns once; a join repeated them per part).
-_ordering = (_parts.c.kind, _parts.c.id)
-_part_arrays = select(*(func.array_agg(aggregate_order_by(column, *_ordering)) for column in _parts.c)).subquery()
-_row = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).cte("order_row")
-READ_ORDER_POSTGRES = DriverStatement(select(*_row.c, *_part_arrays.c).select_from(_row.join(_part_arrays, true())))
-
-# A change locks the order's row (FOR UPDATE) in the same statement. The parts come from the
-# statement's snapshot, taken before the lock was granted: if a change of this order committed
-# in between, the locked row's version (the newest) differs from the snapshot's, and the parts
-# are read again (every change bumps the version). It also switches this transaction to
-# generic plans (GENERIC_PLANS).
-_locked = select(*_ORDER_COLUMNS).where(Order.id == bindparam("order_id")).with_for_update().cte("locked")
-_seen_version = select(Order.version).where(Order.id == bindparam("order_id")).scalar_subquery()
-LOCK_AND_READ_POSTGRES = DriverStatement(
-    select(*_locked.c, _seen_version.label("seen_version"), GENERIC_PLANS.label("plans"), *_part_arrays.c).select_from(
-        _locked.join(_part_arrays, true())
+# The order a create payload names: by its id, or by the channel's (brandId, channelOrderId).
+SAME_ORDER = select(Order.id, Order.payload_hash).where(
+    or_(
+        Order.id == bindparam("id"),
+        and_(Order.brand_id == bindparam("brand_id"), Order.channel_order_id == bindparam("channel_order_id")),
     )
 )
-_ORDER_WIDTH = len(_ORDER_COLUMNS)
+
+
+# The columns of a new order's row, besides its id (the rest start empty).
+NEW_ORDER_FIELDS = tuple(
+    column.key for column in ORDER_COLUMNS if column.key not in ("id", "last_change_source", "cancel_acknowledged_at")
+)
+
+
+def new_order_values(order: OrderRecord) -> dict[str, Any]:
+    """The new order's row, by column name."""
+    return {name: getattr(order, name) for name in NEW_ORDER_FIELDS}
 
 
 def order_record(row: Sequence[Any]) -> OrderRecord:
@@ -188,7 +118,7 @@ def order_record(row: Sequence[Any]) -> OrderRecord:
     return OrderRecord(*row)
 
 
-def _add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
+def add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
     """Fill in the order's items and both history streams from rows of `ORDER_PARTS`."""
     items: dict[int, ItemRecord] = {}
     order.history = []
@@ -201,43 +131,6 @@ def _add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord
             items[item_id].history.append(EventRecord(row_id, status, at, ended_at, source, actor))
     order.items = list(items.values())
     return order
-
-
-async def _read_parts(conn: AsyncConnection, order: OrderRecord) -> OrderRecord:
-    return _add_parts(order, await ORDER_PARTS.rows(conn, {"order_id": order.id}))
-
-
-def _part_rows(arrays: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    """The rows of `ORDER_PARTS` from its columns as arrays (None: no parts at all)."""
-    return zip(*arrays, strict=True) if arrays[0] is not None else ()
-
-
-async def read_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
-    """The whole order, or None when there is no such order."""
-    if conn.dialect.name == "postgresql":
-        rows = await READ_ORDER_POSTGRES.rows(conn, {"order_id": order_id})
-        if not rows:
-            return None
-        return _add_parts(order_record(rows[0][:_ORDER_WIDTH]), _part_rows(rows[0][_ORDER_WIDTH:]))
-    row = (await conn.execute(ORDER_ROW, {"order_id": order_id})).first()
-    return None if row is None else await _read_parts(conn, order_record(row))
-
-
-async def lock_order(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
-    """Lock the order for a change and read it whole, as the last change left it; None if unknown.
-
-    Until the transaction ends, no other change of this order can lock it.
-    """
-    if conn.dialect.name != "postgresql":
-        locked = (await conn.execute(LOCK_ORDER_SQLITE, {"order_id": order_id})).first()
-        return None if locked is None else await _read_parts(conn, order_record(locked))
-    rows = await LOCK_AND_READ_POSTGRES.rows(conn, {"order_id": order_id})
-    if not rows:
-        return None
-    order = order_record(rows[0][:_ORDER_WIDTH])
-    if rows[0][_ORDER_WIDTH] != order.version:
-        return await _read_parts(conn, order)  # another change committed while we waited for the lock
-    return _add_parts(order, _part_rows(rows[0][_ORDER_WIDTH + 2 :]))  # after seen_version and plans
 
 
 class EventFields(Protocol):

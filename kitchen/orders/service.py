@@ -7,27 +7,25 @@ new statuses with their history rows, commits, and only then tells the listeners
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 import msgspec
-import uuid_utils
-from advanced_alchemy.extensions.litestar import repository, service
+from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import CollectionFilter, LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import ColumnElement, and_, bindparam, literal_column, or_, select, true, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from kitchen.analytics.summaries import SummaryWriter
 from kitchen.clock import Clock, system_clock
-from kitchen.db import DriverStatement
 from kitchen.orders import read
+from kitchen.orders.changes import acknowledged, change_stamp, plan_new_order, plan_writes
 from kitchen.orders.models import EventSource, Order, OrderItem
-from kitchen.orders.read import EventRecord, ItemRecord, OrderRecord
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.schemas import NewOrder, OrderView
 from kitchen.orders.status import (
     ItemStatus,
@@ -43,7 +41,7 @@ from kitchen.orders.status import (
     plan_recall,
     plan_undo,
 )
-from kitchen.orders.writes import NewOrderWrites, Notice, StatusWrites, notify, write_new_order, write_status_change
+from kitchen.orders.stores import Notice, OrderStore
 
 
 class OrderNotFound(Exception):
@@ -67,14 +65,6 @@ class DuplicateOrderConflict(Exception):
             f"order {order_id!r} already exists with different content; a retry must resend the same payload"
         )
         self.order_id = order_id
-
-
-class InvalidNewOrder(ValueError):
-    """A create payload that parses but breaks a rule, with the field it concerns."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +108,31 @@ class OrderQuery:
     offset: int = 0
 
 
-class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
-    class Repo(repository.SQLAlchemyAsyncRepository[Order]):
-        model_type = Order
+class OrderRepository(repository.SQLAlchemyAsyncRepository[Order]):
+    """The ORM's view of orders, for the list endpoint's filters and paging."""
 
-    repository_type = Repo
+    model_type = Order
+
+
+class OrderService:
+    """Every way an order comes in or changes: the rules, the history, the summaries, the feed.
+
+    It composes what it needs (a store for the database, a repository for the filtered list)
+    rather than inheriting CRUD methods: an update, upsert or delete that skipped the rules and
+    the history would be a second way to change an order.
+    """
 
     def __init__(
         self,
         session: AsyncSession,
+        store: OrderStore,
         clock: Clock = system_clock,
         feed: ChangeFeed | None = None,
         actor: str | None = None,
     ) -> None:
-        super().__init__(session=session)
         self.session = session
+        self.store = store
+        self.repository = OrderRepository(session=session)
         self.clock = clock
         self.feed = feed
         # Who is asking (an API key, a tablet, a manager): every history row it writes names them.
@@ -145,7 +145,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def get_order(self, order_id: str) -> OrderRecord:
         """The order with its items and both history streams, or OrderNotFound."""
-        order = await read.read_order(await self._connection(), order_id)
+        order = await self.store.read_order(await self._connection(), order_id)
         if order is None:
             raise OrderNotFound(order_id)
         return order
@@ -191,13 +191,11 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if existing is not None:
             return existing, False
 
-        writes = self._new_order_writes(new, payload_hash, source)
-        order = writes.order
-        summaries = SummaryWriter()
-        summaries.order_received(order)
+        new_order = plan_new_order(new, payload_hash, self.clock(), source, self.actor)
+        order = new_order.order
         change = OrderChanged(order.id, order.brand_id, "created", order.status)
         try:
-            item_ids = await write_new_order(await self._connection(), writes, summaries, self._notice(change))
+            item_ids = await self.store.write_new_order(await self._connection(), new_order, self._notice(change))
             await self._commit(change)
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
@@ -289,22 +287,15 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if order.cancel_acknowledged_at is not None:
             await self.session.rollback()  # a repeated acknowledgement (a retry): nothing to write
             return order
-        order.cancel_acknowledged_at = order.updated_at = change_stamp(order, self.clock())
-        await conn.execute(
-            update(Order)
-            .where(Order.id == order_id)
-            .values(cancel_acknowledged_at=order.cancel_acknowledged_at, updated_at=order.updated_at)
-        )
+        order = acknowledged(order, change_stamp(order, self.clock()))
         change = OrderChanged(order.id, order.brand_id, "acknowledged", order.status)
-        notice = self._notice(change)
-        if notice is not None:
-            await notify(conn, notice)
+        await self.store.write_acknowledgement(conn, order, self._notice(change))
         await self._commit(change)
         return order
 
     async def _lock(self, conn: AsyncConnection, order_id: str) -> OrderRecord:
         """Lock the order for a change and read it as the change before committed it."""
-        order = await read.lock_order(conn, order_id)
+        order = await self.store.lock_order(conn, order_id)
         if order is None:
             await self.session.rollback()
             raise OrderNotFound(order_id)
@@ -334,40 +325,11 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
             await self.session.rollback()
             return order
 
-        writes = StatusWrites(
-            order_id=order.id,
-            now=now,
-            source=source,
-            actor=self.actor,
-            order_status=plan.order or order.status,
-            order_entered=plan.order is not None,
-        )
-        summaries = SummaryWriter()  # analytics rows of this change, committed with it
-        readied = sum(status == ItemStatus.READY for status in plan.items.values())
-        for item in order.items:
-            if item.plu in plan.items:
-                item.status = plan.items[item.plu]
-                ended = _end_stay(item.history, now)
-                if ended is not None and ended.id is not None:
-                    writes.ended_item_events.append(ended.id)
-                summaries.status_entered(order, item, ended, item.history, now, readied)
-                item.history.append(EventRecord(None, item.status, now, None, source, self.actor))
-                writes.items.append((item.id, item.status))
-        if plan.order is not None:
-            order.status = plan.order
-            ended = _end_stay(order.history, now)
-            if ended is not None and ended.id is not None:
-                writes.ended_order_events.append(ended.id)
-            summaries.status_entered(order, None, ended, order.history, now, readied)
-            order.history.append(EventRecord(None, order.status, now, None, source, self.actor))
-        # Stamped after planning: undo reads when and where the previous change was made.
-        order.updated_at = now
-        order.last_change_source = source
-        order.version += 1  # every change bumps it (see read.lock_order)
-        change = OrderChanged(order.id, order.brand_id, "status", order.status)
-        await write_status_change(conn, writes, summaries, self._notice(change))
+        planned = plan_writes(order, plan, now, source, self.actor)
+        change = OrderChanged(order.id, order.brand_id, "status", planned.order.status)
+        await self.store.write_status_change(conn, planned, self._notice(change))
         await self._commit(change)
-        return order
+        return planned.order
 
     def _notice(self, change: OrderChanged) -> Notice | None:
         return self.feed.notice(change) if self.feed is not None else None
@@ -380,15 +342,7 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
 
     async def _find_same(self, new: NewOrder, payload_hash: str) -> OrderRecord | None:
         """The order a retry of `new` stored before, or None; other content is a conflict."""
-        conn = await self._connection()
-        statement = _SAME_ORDER_POSTGRES if conn.dialect.name == "postgresql" else _SAME_ORDER
-        found = [
-            (order_id, stored_hash)
-            for order_id, stored_hash, *_ in await statement.rows(
-                conn, {"id": new.id, "brand_id": new.brand_id, "channel_order_id": new.channel_order_id}
-            )
-            if order_id is not None
-        ]
+        found = await self.store.find_same(await self._connection(), new.id, new.brand_id, new.channel_order_id)
         if len(found) > 1:
             # The id names one order and the channel's order id another.
             raise DuplicateOrderConflict(new.id or new.channel_order_id)
@@ -398,126 +352,3 @@ class OrderService(service.SQLAlchemyAsyncRepositoryService[Order]):
         if stored_hash != payload_hash:
             raise DuplicateOrderConflict(order_id)
         return await self.get_order(order_id)
-
-    def _new_order_writes(self, new: NewOrder, payload_hash: str, source: EventSource) -> NewOrderWrites:
-        if new.status is not None and parse_order_status(new.status) is not OrderStatus.RECEIVED:
-            raise InvalidNewOrder("status", "a new order must start RECEIVED (1)")
-        for index, new_item in enumerate(new.items):
-            if new_item.status is not None and parse_item_status(new_item.status) is not ItemStatus.ORDERED:
-                raise InvalidNewOrder(f"items[{index}].status", "a new item must start ORDERED (1)")
-        # Channel history is parsed before anything is written, so an unknown code writes nothing.
-        reported = [(parse_order_status(entry.status), entry.timestamp) for entry in new.status_history]
-
-        now = self.clock()
-        _within("pickupTime", new.pickup_time, now - PICKUP_WINDOW, now + PICKUP_WINDOW)
-        if new.created is not None:
-            _within("created", new.created, now - CHANNEL_PAST, now + CHANNEL_FUTURE)
-        for index, entry in enumerate(new.status_history):
-            _within(f"statusHistory[{index}].timestamp", entry.timestamp, now - CHANNEL_PAST, now + CHANNEL_FUTURE)
-        address = new.delivery_address
-        order = OrderRecord(
-            id=new.id or str(uuid_utils.uuid7()),
-            account=new.account,
-            brand_id=new.brand_id,
-            channel_order_id=new.channel_order_id,
-            customer_name=new.customer.name,
-            customer_phone=new.customer.phone_number,
-            delivery_street=address.street if address else None,
-            delivery_city=address.city if address else None,
-            delivery_postal_code=address.postal_code if address else None,
-            pickup_time=new.pickup_time,
-            channel_created_at=new.created,
-            status=OrderStatus.RECEIVED,
-            version=1,
-            payload_hash=payload_hash,
-            last_change_source=None,
-            cancel_acknowledged_at=None,
-            created_at=now,
-            updated_at=now,
-        )
-        # History is kept in the order it was written: the channel's reports first, oldest first
-        # as the channel timed them, then our RECEIVED, the stream's first server-stamped stay.
-        events: list[tuple[str, datetime, str, str | None]] = [
-            (status, at, EventSource.CHANNEL, None) for status, at in sorted(reported, key=lambda report: report[1])
-        ]
-        events.append((OrderStatus.RECEIVED, now, source, self.actor))
-        order.history = [
-            EventRecord(None, status, at, None, event_source, actor) for status, at, event_source, actor in events
-        ]
-        for new_item in new.items:
-            item = ItemRecord(0, new_item.plu, new_item.name, new_item.quantity, ItemStatus.ORDERED)
-            item.history.append(EventRecord(None, ItemStatus.ORDERED, now, None, source, self.actor))
-            order.items.append(item)
-        return NewOrderWrites(order, events, ItemStatus.ORDERED, source, self.actor)
-
-
-# The order a create payload names: by its id, or by the channel's (brandId, channelOrderId).
-_same_order = select(Order.id, Order.payload_hash).where(
-    or_(
-        Order.id == bindparam("id"),
-        and_(Order.brand_id == bindparam("brand_id"), Order.channel_order_id == bindparam("channel_order_id")),
-    )
-)
-_SAME_ORDER = DriverStatement(_same_order)
-# On PostgreSQL the same look-up also switches the transaction to generic plans for the new
-# order's write statement (see read.GENERIC_PLANS); it answers one row even when nothing matches
-# (with NULLs), so that set_config always runs.
-_same = _same_order.subquery("same")
-_one = select(literal_column("1").label("one")).subquery("one")
-_SAME_ORDER_POSTGRES = DriverStatement(
-    select(_same.c.id, _same.c.payload_hash, read.GENERIC_PLANS).select_from(_one.outerjoin(_same, true()))
-)
-
-
-# The times a new order may carry, around the server's clock. A pickup time weeks away is a
-# channel's bug (a wrong year, seconds read as milliseconds), and years 1 or 9999 would break
-# every board that shows the ticket; scheduled orders and a channel's backlog fit well inside.
-PICKUP_WINDOW = timedelta(days=30)
-CHANNEL_PAST = timedelta(days=5 * 365)  # `created` and statusHistory: the channel's own clock
-CHANNEL_FUTURE = timedelta(days=1)
-
-
-def _within(field: str, moment: datetime, earliest: datetime, latest: datetime) -> None:
-    if not earliest <= moment <= latest:
-        raise InvalidNewOrder(
-            field,
-            f"{field} must lie between {earliest:%Y-%m-%dT%H:%M:%SZ} and {latest:%Y-%m-%dT%H:%M:%SZ}"
-            f" (around the server's time); got {moment:%Y-%m-%dT%H:%M:%SZ}",
-        )
-
-
-# A change is stamped at least this much after the order's latest event.
-STAMP_STEP = timedelta(microseconds=1)
-
-
-def change_stamp(order: OrderRecord, clock_now: datetime) -> datetime:
-    """The time of a change of `order`, read while the change holds the order's lock.
-
-    Never at or before the order's latest event: should the server clock step back (an NTP
-    correction) or another host's clock run behind, a stay would otherwise end before it began
-    and its duration be negative. Strictly later, so the rows of one change share a stamp that
-    no other change of the order has (undo finds what the last change moved by it).
-    """
-    latest = order.updated_at
-    for event in _server_events(order):
-        latest = max(latest, event.at)
-    return max(clock_now, latest + STAMP_STEP)
-
-
-def _server_events(order: OrderRecord) -> Iterator[EventRecord]:
-    for history in (order.history, *(item.history for item in order.items)):
-        yield from (event for event in history if event.source != EventSource.CHANNEL)
-
-
-def _end_stay(history: list[EventRecord], now: datetime) -> EventRecord | None:
-    """End the status the stream is in, so its duration is `ended_at - at`; return the event ended.
-
-    `history` is in the order it was written, so the stream's open stay is its last server row.
-    """
-    for event in reversed(history):
-        if event.source != EventSource.CHANNEL:
-            if event.ended_at is None:
-                event.ended_at = now
-                return event
-            return None
-    return None

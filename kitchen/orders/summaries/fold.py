@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kitchen.analytics.summaries import (
+from kitchen.orders.summaries.tables import (
     CUSTOMERS,
     HISTOGRAMS,
     MEASURES,
