@@ -137,7 +137,7 @@ def plan_writes(order: OrderRecord, plan: Plan, now: datetime, source: str, acto
         items=items,
         updated_at=now,  # undo reads when and where the previous change was made
         last_change_source=source,
-        version=order.version + 1,  # every change bumps it (see read.lock_order)
+        version=order.version + 1,  # every change bumps it (the PostgreSQL store's lock_order relies on it)
     )
     if plan.order is not None:
         changed_order.history, ended = _enter(order.history, plan.order, now, source, actor)
