@@ -42,6 +42,7 @@ from kitchen.orders.api import OrderController
 from kitchen.orders.service import OrderService
 from kitchen.orders.stores import store_for
 from kitchen.orders.summaries.fold import ShardFolder
+from kitchen.pages import create_environment, template_config
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -74,7 +75,8 @@ def create_app(
     feed = create_feed(settings, channels)
     # The database decides how orders are read and written: chosen here, once (see orders/stores).
     store = store_for(engine.dialect.name)
-    renderer = BoardRenderer(settings, clock)
+    templates = create_environment()
+    renderer = BoardRenderer(settings, clock, templates)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     api_keys = create_api_key_cache(channels)
     hub = BoardHub(channels, sessions, renderer, api_keys)
@@ -124,6 +126,7 @@ def create_app(
             "sign_in_throttle": constant(Throttle(clock)),
         },
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
+        template_config=template_config(templates),
         on_startup=[settle_garbage_collector, hub.start, folder.start],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
         on_shutdown=[folder.stop, hub.stop, engine.dispose],

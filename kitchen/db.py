@@ -15,6 +15,8 @@ from advanced_alchemy.extensions.litestar import (
 )
 from sqlalchemy import Dialect, Executable, event, exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -94,10 +96,46 @@ def create_db_config(settings: Settings, engine: AsyncEngine | None = None) -> S
     )
 
 
+# What a database error means, decided here once: whether the connection survived it (db's own
+# statements drop a connection that did not), and whether the database is unavailable (a 503).
+# SQLSTATEs of a server that is gone or going: connection exceptions (class 08), shutting down or
+# starting up (57P01-57P03), out of connection slots (53300). SQLAlchemy maps asyncpg's exceptions
+# for these to a bare DBAPIError, so they are recognised by code, not by class.
+# A statement that ran out of its time (57014, statement_timeout) is the database too slow to serve
+# the request now: the same answer.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
+# The driver's own errors about its connection (not an answer of the server's).
+_CLIENT_SIDE = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
+# How soon a client may try again after a 503.
+RETRY_AFTER_SECONDS = 2
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause: BaseException | None = exc
+    for _ in range(5):  # the wrapper, the driver adapter's error, the driver's own: a short chain
+        if cause is None:
+            break
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if isinstance(cause, (TimeoutError, ConnectionError, *_CLIENT_SIDE)):
+            # The client's own timeout (a server that does not answer), a dropped socket, a
+            # connection the driver found closed or left mid-operation by a cancelled call.
+            return True
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return False
+
+
 def _is_statement_error(error: BaseException) -> bool:
     """Whether the server refused the statement itself, its connection still good."""
     # asyncpg counts a connection closed mid-operation among the server's errors, too.
-    return isinstance(error, asyncpg.PostgresError) and not isinstance(error, asyncpg.PostgresConnectionError)
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(
+        error, asyncpg.PostgresConnectionError | _CLIENT_SIDE
+    )
 
 
 class DriverStatement:

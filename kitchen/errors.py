@@ -10,22 +10,21 @@ import logging
 import re
 from typing import Any
 
-import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kitchen.auth.guards import NotForThisDevice, SignInRequired
+from kitchen.db import RETRY_AFTER_SECONDS, is_database_unavailable
 from kitchen.fields import FieldError
 from kitchen.gate import RequestRefused
-from kitchen.http import InvalidField, MalformedJSON
+from kitchen.http import MalformedJSON
 from kitchen.orders.service import DuplicateOrderConflict, ItemNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
+from kitchen.pages import page
 
 log = logging.getLogger("kitchen.errors")
 
@@ -37,14 +36,6 @@ class ErrorBody(Struct, rename="camel", omit_defaults=True, kw_only=True):
     field: str | None = None
     current_status: str | None = None
     requested_status: str | None = None
-
-
-class BadRequestField(Exception):
-    """A query or path value the handler itself found wrong."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
 
 
 _DESCRIPTIONS = {
@@ -120,8 +111,7 @@ def on_request_refused(_: Request[Any, Any, Any], exc: RequestRefused) -> Respon
 
 
 def on_not_for_this_device(request: Request[Any, Any, Any], exc: NotForThisDevice) -> Response[Any]:
-    body = request.app.state.board_renderer.page("auth/not_for_this_device.html", device=exc.device, csrf_token="")
-    return Response(body, status_code=403, media_type=MediaType.HTML)
+    return page(request, "auth/not_for_this_device.html", {"device": exc.device}, status_code=403)
 
 
 def on_sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
@@ -147,18 +137,10 @@ def on_unknown_status(_: Request[Any, Any, Any], exc: UnknownStatus) -> Response
     return error_response(422, "unknown_status", str(exc), field="status")
 
 
-def on_invalid_field(_: Request[Any, Any, Any], exc: InvalidField) -> Response[ErrorBody]:
-    return error_response(422, "invalid_field", str(exc), field=exc.field)
-
-
 def on_field_error(_: Request[Any, Any, Any], exc: FieldError) -> Response[ErrorBody]:
     if exc.parameter:
         return error_response(400, "invalid_parameter", str(exc), field=exc.field)
     return error_response(422, "invalid_field", str(exc), field=exc.field)
-
-
-def on_bad_request_field(_: Request[Any, Any, Any], exc: BadRequestField) -> Response[ErrorBody]:
-    return error_response(400, "invalid_parameter", str(exc), field=exc.field)
 
 
 def on_order_not_found(_: Request[Any, Any, Any], exc: OrderNotFound) -> Response[ErrorBody]:
@@ -171,38 +153,6 @@ def on_item_not_found(_: Request[Any, Any, Any], exc: ItemNotFound) -> Response[
 
 def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -> Response[ErrorBody]:
     return error_response(409, "duplicate_order", str(exc))
-
-
-# SQLSTATEs of a server that is gone or going: connection exceptions (class 08), shutting down or
-# starting up (57P01-57P03), out of connection slots (53300). SQLAlchemy maps asyncpg's exceptions
-# for these to a bare DBAPIError, so they are recognised by code, not by class.
-# A statement that ran out of its time (57014, statement_timeout) is the database too slow to serve
-# the request now: the same answer.
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
-# The driver's own errors about its connection (not an answer of the server's).
-_CLIENT_SIDE = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
-# How soon a client may try again after a 503.
-RETRY_AFTER_SECONDS = 2
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    cause: BaseException | None = exc
-    for _ in range(5):  # the wrapper, the driver adapter's error, the driver's own: a short chain
-        if cause is None:
-            break
-        sqlstate = getattr(cause, "sqlstate", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-        if isinstance(cause, (TimeoutError, ConnectionError, *_CLIENT_SIDE)):
-            # The client's own timeout (a server that does not answer), a dropped socket, a
-            # connection the driver found closed or left mid-operation by a cancelled call.
-            return True
-        cause = cause.__cause__ or getattr(cause, "orig", None)
-    return False
 
 
 def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -227,8 +177,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
     FieldError: on_field_error,
-    InvalidField: on_invalid_field,
-    BadRequestField: on_bad_request_field,
     OrderNotFound: on_order_not_found,
     ItemNotFound: on_item_not_found,
     DuplicateOrderConflict: on_duplicate_order,

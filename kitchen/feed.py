@@ -8,6 +8,7 @@ only a committed change is heard), on the embedded SQLite default Litestar's in-
 from __future__ import annotations
 
 import msgspec
+from litestar.channels import ChannelsPlugin
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +39,12 @@ def decode_notice(raw: bytes) -> Notice:
 
 def encode_notice(notice: Notice) -> bytes:
     return msgspec.json.encode(notice)
+
+
+def end_sessions(channels: ChannelsPlugin, ids: list[int]) -> None:
+    """Tell every process that these sessions ended (after their commit): their streams close."""
+    if ids:
+        channels.publish(encode_notice(EndedSessions(ids)), FEED_CHANNEL)
 
 
 async def notify_in_transaction(session: AsyncSession, notice: Notice) -> None:

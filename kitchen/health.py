@@ -12,7 +12,7 @@ from msgspec import Struct
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.errors import RETRY_AFTER_SECONDS, is_database_unavailable
+from kitchen.db import RETRY_AFTER_SECONDS, is_database_unavailable
 
 READY_TIMEOUT_SECONDS = 2.0
 

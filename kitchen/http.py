@@ -20,23 +20,22 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.utils.scope.state import ScopeState
 
-from kitchen.orders.schemas import camel_key
+from kitchen.fields import FieldError
 
 MAX_DEPTH = 32
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;.*)?$", re.IGNORECASE)
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
+
+
+def camel_key(key: str) -> str:
+    """A key as the schemas spell it: snake_case to camelCase, and the channels' `_id` to `id`,
+    so one schema accepts both spellings that integrations send."""
+    return "id" if key == "_id" else _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), key)
 
 
 class MalformedJSON(ValueError):
     """A body that is not JSON at all (as opposed to JSON with a wrong field)."""
-
-
-class InvalidField(ValueError):
-    """A JSON body that parses but breaks a rule, with the field it concerns (a 422)."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         name = camel_key(key)
         if name in out:
             spelled = f"{key!r} and another spelling of it" if name != key else f"{key!r} twice"
-            raise InvalidField(name, f"{name}: the object has {spelled}; send each field once")
+            raise FieldError(name, f"{name}: the object has {spelled}; send each field once")
         out[name] = value
     return out
 
@@ -61,21 +60,21 @@ def _check_values(value: Any) -> None:
     while pending:
         current, path, depth = pending.pop()
         if depth > MAX_DEPTH:
-            raise InvalidField(path or None, f"{path or 'the body'}: nested deeper than {MAX_DEPTH} levels")
+            raise FieldError(path or None, f"{path or 'the body'}: nested deeper than {MAX_DEPTH} levels")
         if isinstance(current, str):
             if "\x00" in current:
-                raise InvalidField(path or None, f"{path or 'the body'}: NUL characters are not allowed")
+                raise FieldError(path or None, f"{path or 'the body'}: NUL characters are not allowed")
         elif isinstance(current, dict):
             for key, inner in current.items():
                 if "\x00" in key:
-                    raise InvalidField(path or None, f"{path or 'the body'}: NUL characters are not allowed in keys")
+                    raise FieldError(path or None, f"{path or 'the body'}: NUL characters are not allowed in keys")
                 pending.append((inner, f"{path}.{key}" if path else key, depth + 1))
         elif isinstance(current, list):
             pending.extend((inner, f"{path}[{index}]", depth + 1) for index, inner in enumerate(current))
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON with camelCase keys, or MalformedJSON / InvalidField."""
+    """The body as JSON with camelCase keys, or MalformedJSON / FieldError."""
     if not body.strip():
         raise MalformedJSON("the body is empty; send a JSON object")
     try:
@@ -107,7 +106,7 @@ def check_strictly(value: Any, body_type: Any) -> Any:
         return msgspec.convert(value, body_type, strict=True)
     except msgspec.ValidationError as exc:
         field, detail = _field_of(str(exc))
-        raise InvalidField(field, f"{field}: {detail}" if field else detail) from exc
+        raise FieldError(field, f"{field}: {detail}" if field else detail) from exc
 
 
 def _field_of(message: str) -> tuple[str | None, str]:

@@ -12,7 +12,7 @@ from typing import Annotated
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import QueryParameter
 
-from kitchen.errors import BadRequestField
+from kitchen.fields import FieldError
 from kitchen.orders.schemas import as_utc
 
 From = Annotated[
@@ -61,6 +61,6 @@ def moment(field: str, value: str | None) -> datetime | None:
     try:
         return as_utc(datetime.fromisoformat(value), field)
     except ValueError as exc:
-        raise BadRequestField(
-            field, f"{field}: {value!r} is not an ISO 8601 date and time in the years 1 to 9999"
+        raise FieldError(
+            field, f"{field}: {value!r} is not an ISO 8601 date and time in the years 1 to 9999", parameter=True
         ) from exc

@@ -37,8 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from kitchen.auth.guards import SESSION_COOKIE
-from kitchen.db import DriverStatement
-from kitchen.errors import is_database_unavailable
+from kitchen.db import DriverStatement, is_database_unavailable
 from tests.conftest import migrate
 from tests.helpers import live_order_payload
 from tests.live_server import LiveServer, free_port, new_api_key, paired_tablet_cookie, run_with_database

@@ -16,7 +16,8 @@ from kitchen.analytics.schemas import (
     TicketTimes,
 )
 from kitchen.auth.guards import api_client
-from kitchen.errors import ERROR_RESPONSES, BadRequestField
+from kitchen.errors import ERROR_RESPONSES
+from kitchen.fields import FieldError
 from kitchen.params import BrandIds, moment
 from kitchen.params import FigureFrom as From
 from kitchen.params import FigureTo as To
@@ -27,7 +28,7 @@ def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, bra
     try:
         return analytics.period(moment("from", start), moment("to", end), brands or [])
     except InvalidPeriod as exc:
-        raise BadRequestField(exc.field, str(exc)) from exc
+        raise FieldError(exc.field, str(exc), parameter=True) from exc
 
 
 class AnalyticsController(Controller):

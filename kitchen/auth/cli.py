@@ -10,8 +10,9 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from kitchen.auth.service import CredentialError, Credentials
+from kitchen.auth.service import Credentials
 from kitchen.db import create_engine
+from kitchen.fields import FieldError
 from kitchen.settings import Settings
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ def with_credentials(work: Callable[[Credentials], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except CredentialError as exc:
+    except FieldError as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -18,6 +18,7 @@ from kitchen.auth.models import NAME_LENGTH, ApiKey, BrowserSession, Manager, Pa
 from kitchen.auth.secrets import digest, hash_password, new_api_key, new_pairing_code, verify_password
 from kitchen.clock import Clock, system_clock
 from kitchen.feed import RevokedKeys, notify_in_transaction
+from kitchen.fields import FieldError
 
 PAIRING_CODE_LIFETIME = timedelta(minutes=10)
 # Wrong codes a live pairing code may see, from any number of addresses, before it is burnt: a
@@ -25,14 +26,6 @@ PAIRING_CODE_LIFETIME = timedelta(minutes=10)
 PAIRING_GUESSES = 20
 SESSION_LIFETIMES = {"manager": timedelta(hours=12), "tablet": timedelta(days=400)}
 _NAME = re.compile(rf"^[\w .@-]{{1,{NAME_LENGTH}}}$")
-
-
-class CredentialError(ValueError):
-    """A name, password or code that cannot be used, with the field it concerns."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +45,7 @@ class Principal:
 def _check_name(field: str, name: str) -> str:
     name = name.strip()
     if not _NAME.match(name):
-        raise CredentialError(field, f"{field}: 1 to {NAME_LENGTH} letters, digits, spaces or . @ - _")
+        raise FieldError(field, f"{field}: 1 to {NAME_LENGTH} letters, digits, spaces or . @ - _")
     return name
 
 
@@ -75,7 +68,7 @@ class Credentials:
             await self.session.commit()
         except IntegrityError as exc:
             await self.session.rollback()
-            raise CredentialError("name", f"an API key named {name!r} exists already") from exc
+            raise FieldError("name", f"an API key named {name!r} exists already") from exc
         return record, key
 
     async def api_keys(self) -> Sequence[ApiKey]:
@@ -84,7 +77,7 @@ class Credentials:
     async def revoke_api_key(self, name: str) -> ApiKey:
         record = await self.session.scalar(select(ApiKey).where(ApiKey.name == name))
         if record is None:
-            raise CredentialError("name", f"no API key named {name!r}")
+            raise FieldError("name", f"no API key named {name!r}")
         if record.revoked_at is None:
             record.revoked_at = self.clock()
             # Every process forgets the keys it had checked (kitchen/auth/keys.py), on commit.
@@ -98,14 +91,14 @@ class Credentials:
     async def create_manager(self, username: str, password: str) -> Manager:
         username = _check_name("username", username)
         if len(password) < 10:
-            raise CredentialError("password", "a manager's password has at least 10 characters")
+            raise FieldError("password", "a manager's password has at least 10 characters")
         manager = Manager(username=username, password_hash=hash_password(password), created_at=self.clock())
         self.session.add(manager)
         try:
             await self.session.commit()
         except IntegrityError as exc:
             await self.session.rollback()
-            raise CredentialError("username", f"a manager named {username!r} exists already") from exc
+            raise FieldError("username", f"a manager named {username!r} exists already") from exc
         return manager
 
     async def sign_in(self, username: str, password: str) -> Principal | None:
@@ -121,10 +114,10 @@ class Credentials:
     async def set_password(self, username: str, password: str) -> list[int]:
         """A manager's new password; every session of theirs ends (returns the ended ids)."""
         if len(password) < 10:
-            raise CredentialError("password", "a manager's password has at least 10 characters")
+            raise FieldError("password", "a manager's password has at least 10 characters")
         manager = await self.session.scalar(select(Manager).where(Manager.username == username.strip()))
         if manager is None:
-            raise CredentialError("username", f"no manager named {username!r}")
+            raise FieldError("username", f"no manager named {username!r}")
         manager.password_hash = await asyncio.to_thread(hash_password, password)
         ended = await self._end_sessions(BrowserSession.kind == "manager", BrowserSession.subject_id == manager.id)
         await self.session.commit()

@@ -6,7 +6,9 @@ workers or hosts, an attacker gets the same few tries as with one.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.auth.models import FailedAttempt
 from kitchen.clock import Clock
 
+T = TypeVar("T")
+
 
 class TooManyAttempts(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed attempts; try again in {retry_after} s")
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Throttle:
@@ -28,6 +36,22 @@ class Throttle:
         self.clock = clock
         self.failures = failures
         self.window = window
+
+    async def attempt(
+        self, session: AsyncSession, keys: tuple[str, ...], guess: Callable[[], Awaitable[T | None]]
+    ) -> T | None:
+        """`guess()`, unless a key is throttled (TooManyAttempts); None from it is a failure of every key.
+
+        A success clears the keys' failures: the tablets of one kitchen share its address, so one
+        that finally pairs must not leave the next one locked out.
+        """
+        await self.check(session, *keys)
+        answer = await guess()
+        if answer is None:
+            await self.failed(session, *keys)
+        else:
+            await self.succeeded(session, *keys)
+        return answer
 
     async def check(self, session: AsyncSession, *keys: str) -> None:
         """TooManyAttempts when any key has failed `failures` times within the window."""

@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from kitchen.auth.guards import (
     CSRF_COOKIE,
@@ -19,11 +20,11 @@ from kitchen.auth.guards import (
     principal_of,
     session_cookies,
 )
-from kitchen.auth.service import CredentialError, Credentials, Principal
+from kitchen.auth.service import Credentials, Principal
 from kitchen.auth.throttle import Throttle, TooManyAttempts
-from kitchen.board.live import BoardHub
-from kitchen.board.render import BoardRenderer
-from kitchen.http import csrf_token, html
+from kitchen.feed import end_sessions
+from kitchen.fields import FieldError
+from kitchen.pages import page
 from kitchen.settings import Settings
 
 
@@ -75,38 +76,32 @@ class SignInController(Controller):
     async def login_page(
         self,
         request: Request[Any, Any, Any],
-        board_renderer: NamedDependency[BoardRenderer],
         next: FromQuery[str] = "/dashboard",
-    ) -> Response[str]:
-        return html(board_renderer.page("auth/login.html", csrf_token=csrf_token(request), next=safe_next(next)))
+    ) -> Template:
+        return page(request, "auth/login.html", {"next": safe_next(next)})
 
     @post("/login")
     async def login(
         self,
         request: Request[Any, Any, Any],
         credentials: NamedDependency[Credentials],
-        board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
         sign_in_throttle: NamedDependency[Throttle],
         data: URLEncodedBody[SignInForm],
     ) -> Response[Any]:
+        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Template:
+            context = {"next": safe_next(data.next), "error": message}
+            return page(request, "auth/login.html", context, status_code=status, headers=headers)
+
         keys = (client_key(request), f"user:{data.username.strip().lower()}")
-
-        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response[str]:
-            page = board_renderer.page(
-                "auth/login.html", csrf_token=csrf_token(request), next=safe_next(data.next), error=message
-            )
-            return html(page, status, headers)
-
         try:
-            await sign_in_throttle.check(credentials.session, *keys)
+            principal = await sign_in_throttle.attempt(
+                credentials.session, keys, lambda: credentials.sign_in(data.username, data.password)
+            )
         except TooManyAttempts as exc:
-            return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
-        principal = await credentials.sign_in(data.username, data.password)
+            return again(str(exc), 429, exc.headers)
         if principal is None:
-            await sign_in_throttle.failed(credentials.session, *keys)
             return again("Wrong username or password.", 401)
-        await sign_in_throttle.succeeded(credentials.session, *keys)
         return await with_session(Redirect(safe_next(data.next)), credentials, principal, settings)
 
     @post("/logout")
@@ -114,49 +109,43 @@ class SignInController(Controller):
         self,
         request: Request[Any, Any, Any],
         credentials: NamedDependency[Credentials],
-        board_hub: NamedDependency[BoardHub],
+        channels: NamedDependency[ChannelsPlugin],
     ) -> Response[Any]:
         """The session ends at once on every process, its open board streams too."""
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            board_hub.sessions_ended(await credentials.end_session(token))
+            end_sessions(channels, await credentials.end_session(token))
         response: Response[Any] = Redirect("/login")
         response.delete_cookie(SESSION_COOKIE)
         response.delete_cookie(CSRF_COOKIE)
         return response
 
     @get("/pair")
-    async def pair_page(
-        self, request: Request[Any, Any, Any], board_renderer: NamedDependency[BoardRenderer]
-    ) -> Response[str]:
-        return html(board_renderer.page("auth/pair.html", csrf_token=csrf_token(request)))
+    async def pair_page(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "auth/pair.html")
 
     @post("/pair")
     async def pair(
         self,
         request: Request[Any, Any, Any],
         credentials: NamedDependency[Credentials],
-        board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
         sign_in_throttle: NamedDependency[Throttle],
         data: URLEncodedBody[PairForm],
     ) -> Response[Any]:
-        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Response[str]:
-            page = board_renderer.page(
-                "auth/pair.html", csrf_token=csrf_token(request), error=message, tablet_name=data.name
-            )
-            return html(page, status, headers)
+        def again(message: str, status: int, headers: dict[str, str] | None = None) -> Template:
+            context = {"error": message, "tablet_name": data.name}
+            return page(request, "auth/pair.html", context, status_code=status, headers=headers)
 
-        key = client_key(request)
         try:
-            await sign_in_throttle.check(credentials.session, key)
-            principal = await credentials.pair_tablet(data.code, data.name)
+            principal = await sign_in_throttle.attempt(
+                credentials.session, (client_key(request),), lambda: credentials.pair_tablet(data.code, data.name)
+            )
         except TooManyAttempts as exc:
-            return again(str(exc), 429, {"Retry-After": str(exc.retry_after)})
-        except CredentialError as exc:
+            return again(str(exc), 429, exc.headers)
+        except FieldError as exc:
             return again(str(exc), 400)
         if principal is None:
-            await sign_in_throttle.failed(credentials.session, key)
             return again("That code is wrong, used, expired or burnt. Ask a manager for a new one.", 401)
         return await with_session(Redirect("/board"), credentials, principal, settings)
 
@@ -169,55 +158,40 @@ class ManageController(Controller):
     guards = [manager_only]
 
     async def _page(
-        self,
-        request: Request[Any, Any, Any],
-        credentials: Credentials,
-        renderer: BoardRenderer,
-        status: int = 200,
-        **shown: object,
-    ) -> Response[str]:
-        principal = await principal_of(request)
-        page = renderer.page(
-            "auth/manage.html",
-            csrf_token=csrf_token(request),
-            manager=principal,
-            tablets=await credentials.tablets(),
-            api_keys=await credentials.api_keys(),
-            zone=renderer.zone,
+        self, request: Request[Any, Any, Any], credentials: Credentials, status: int = 200, **shown: object
+    ) -> Template:
+        settings: Settings = request.app.state.settings
+        context = {
+            "manager": await principal_of(request),
+            "tablets": await credentials.tablets(),
+            "api_keys": await credentials.api_keys(),
+            "zone": settings.zone,
             **shown,
-        )
-        return html(page, status)
+        }
+        return page(request, "auth/manage.html", context, status_code=status)
 
     @get("/")
-    async def manage_page(
-        self,
-        request: Request[Any, Any, Any],
-        credentials: NamedDependency[Credentials],
-        board_renderer: NamedDependency[BoardRenderer],
-    ) -> Response[str]:
-        return await self._page(request, credentials, board_renderer)
+    async def manage_page(self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials]) -> Template:
+        return await self._page(request, credentials)
 
     @post("/pairing-codes")
     async def new_pairing_code(
-        self,
-        request: Request[Any, Any, Any],
-        credentials: NamedDependency[Credentials],
-        board_renderer: NamedDependency[BoardRenderer],
-    ) -> Response[str]:
+        self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials]
+    ) -> Template:
         principal = await principal_of(request)
         assert principal is not None  # manager_only let the request in
         code, expires = await credentials.create_pairing_code(principal)
-        return await self._page(request, credentials, board_renderer, pairing_code=code, pairing_expires=expires)
+        return await self._page(request, credentials, pairing_code=code, pairing_expires=expires)
 
     @post("/tablets/{tablet_id:int}/unpair")
     async def unpair(
         self,
         credentials: NamedDependency[Credentials],
-        board_hub: NamedDependency[BoardHub],
+        channels: NamedDependency[ChannelsPlugin],
         tablet_id: FromPath[int],
     ) -> Redirect:
         """The tablet stops at once: its requests, and its open board streams on every process."""
-        board_hub.sessions_ended(await credentials.unpair_tablet(tablet_id))
+        end_sessions(channels, await credentials.unpair_tablet(tablet_id))
         return Redirect("/manage")
 
     @post("/api-keys")
@@ -225,18 +199,17 @@ class ManageController(Controller):
         self,
         request: Request[Any, Any, Any],
         credentials: NamedDependency[Credentials],
-        board_renderer: NamedDependency[BoardRenderer],
         data: URLEncodedBody[NameForm],
-    ) -> Response[str]:
+    ) -> Template:
         try:
             record, key = await credentials.create_api_key(data.name)
-        except CredentialError as exc:
-            return await self._page(request, credentials, board_renderer, 400, error=str(exc))
-        return await self._page(request, credentials, board_renderer, new_key=key, new_key_name=record.name)
+        except FieldError as exc:
+            return await self._page(request, credentials, 400, error=str(exc))
+        return await self._page(request, credentials, new_key=key, new_key_name=record.name)
 
     @post("/api-keys/{name:str}/revoke")
     async def revoke_api_key(self, credentials: NamedDependency[Credentials], name: FromPath[str]) -> Redirect:
         # A key already gone is no error: the page shows the current list either way.
-        with contextlib.suppress(CredentialError):
+        with contextlib.suppress(FieldError):
             await credentials.revoke_api_key(name)
         return Redirect("/manage")

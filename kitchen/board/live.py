@@ -28,7 +28,7 @@ from kitchen.board import queries
 from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBackend
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
-from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, encode_notice, is_notice
+from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, is_notice
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice
 from kitchen.settings import Settings
@@ -244,11 +244,6 @@ class BoardHub:
         finally:
             self._watchers.discard(watcher)
 
-    def sessions_ended(self, ids: list[int]) -> None:
-        """Tell every process (PostgreSQL: NOTIFY) that these sessions ended: their streams close."""
-        if ids:
-            self.channels.publish(encode_notice(EndedSessions(ids)), ORDERS_CHANNEL)
-
     def _end_streams(self, ended: set[int]) -> None:
         signed_out = ServerSentEventMessage(event="signed-out", data="this device is no longer signed in")
         for board in self.boards:
@@ -277,7 +272,7 @@ class BoardHub:
     ) -> AsyncIterator[ServerSentEventMessage]:
         """A board's event stream: the whole board first (so a reconnect resyncs), then changes.
 
-        It ends when its session ends: at once when the feed says so (`sessions_ended`), and at
+        It ends when its session ends: at once when the feed says so (`feed.end_sessions`), and at
         the latest at the next ping, which asks `signed_in` (should a notice have been lost).
         """
         board = self.connect(station, session_id)

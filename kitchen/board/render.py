@@ -11,11 +11,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
@@ -26,19 +25,8 @@ from kitchen.clock import Clock
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
-from kitchen.settings import PROJECT_ROOT, Settings
-
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-
-
-def create_environment(directory: Path = TEMPLATES_DIR) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(directory),
-        autoescape=select_autoescape(("html", "css")),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
+from kitchen.pages import create_environment
+from kitchen.settings import Settings
 
 
 def brand_class(brand_id: str) -> str:

@@ -24,7 +24,7 @@ from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
 from kitchen.board.station import Station
-from kitchen.errors import BadRequestField
+from kitchen.fields import FieldError
 from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource
 from kitchen.orders.records import OrderRecord
@@ -169,7 +169,7 @@ def _item_status(value: str | None) -> ItemStatus | None:
     try:
         return None if value is None else ItemStatus(value)
     except ValueError as exc:
-        raise BadRequestField("from", f"from: {value!r} is not an item status") from exc
+        raise FieldError("from", f"from: {value!r} is not an item status", parameter=True) from exc
 
 
 ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings, int | None], Awaitable[OrderRecord]]] = {

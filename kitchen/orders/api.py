@@ -14,7 +14,8 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from kitchen.auth.guards import api_client
-from kitchen.errors import ERROR_RESPONSES, BadRequestField
+from kitchen.errors import ERROR_RESPONSES
+from kitchen.fields import FieldError
 from kitchen.orders.models import EventSource
 from kitchen.orders.read import order_view
 from kitchen.orders.schemas import (
@@ -108,11 +109,11 @@ class OrderController(Controller):
         # Filters are lists a caller could make huge; no request may make the database do unbounded work.
         for field, values in (("status", status), ("brandId", brand_id)):
             if values and len(values) > MAX_FILTER_VALUES:
-                raise BadRequestField(field, f"{field}: at most {MAX_FILTER_VALUES} values")
+                raise FieldError(field, f"{field}: at most {MAX_FILTER_VALUES} values", parameter=True)
         try:
             statuses = [parse_order_status(value) for value in status or []]
         except UnknownStatus as exc:
-            raise BadRequestField("status", str(exc)) from exc
+            raise FieldError("status", str(exc), parameter=True) from exc
         limit = min(limit, max_page_size)
         page, total = await orders.list_orders(
             OrderQuery(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
@@ -157,12 +156,3 @@ def as_utc(moment: datetime, field: str = "time") -> datetime:
         return moment.astimezone(UTC)
     except OverflowError as exc:
         raise ValueError(f"{field}: {moment.isoformat()} is outside the years 1 to 9999 in UTC") from exc
-
-
-_CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
-
-
-def camel_key(key: str) -> str:
-    """A key as the schemas spell it: snake_case to camelCase, and the channels' `_id` to `id`,
-    so one schema accepts both spellings that integrations send."""
-    return "id" if key == "_id" else _CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), key)
