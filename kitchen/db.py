@@ -134,7 +134,7 @@ def _is_statement_error(error: BaseException) -> bool:
     """Whether the server refused the statement itself, its connection still good."""
     # asyncpg counts a connection closed mid-operation among the server's errors, too.
     return isinstance(error, asyncpg.PostgresError) and not isinstance(
-        error, asyncpg.PostgresConnectionError | _CLIENT_SIDE
+        error, (asyncpg.PostgresConnectionError, *_CLIENT_SIDE)
     )
 
 
