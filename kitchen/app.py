@@ -16,7 +16,7 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
@@ -79,7 +79,7 @@ def create_app(
     renderer = BoardRenderer(settings, clock, templates)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     api_keys = create_api_key_cache(channels)
-    hub = BoardHub(channels, sessions, renderer, api_keys)
+    hub = BoardHub(channels, sessions, renderer, store, api_keys)
     folder = ShardFolder(engine, clock)
 
     def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
@@ -101,19 +101,7 @@ def create_app(
         return AnalyticsQueries(db_session, clock=clock, zone=settings.zone)
 
     return KitchenApp(
-        route_handlers=[
-            OrderController,
-            AnalyticsController,
-            BrandController,
-            BoardController,
-            DashboardController,
-            SignInController,
-            ManageController,
-            home,
-            health,
-            ready,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
-        ],
+        route_handlers=route_handlers(),
         dependencies={
             "orders": Provide(provide_orders, sync_to_thread=False),
             "analytics": Provide(provide_analytics, sync_to_thread=False),
@@ -132,45 +120,10 @@ def create_app(
         on_shutdown=[folder.stop, hub.stop, engine.dispose],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[security_headers_middleware, RestoreSlashes()],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="kitchen_csrf",
-            header_name="x-csrftoken",
-            cookie_httponly=True,  # pages carry the token themselves; scripts never read the cookie
-            cookie_samesite="strict",
-            cookie_secure=settings.cookie_secure,
-            # The JSON API authenticates with a bearer key, which a foreign site cannot send.
-            exclude=["^/api/"],
-        ),
+        csrf_config=csrf_config(settings),
         request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="kitchen",
-            version="0.1.0",
-            description="Orders from delivery channels, their status and history.",
-            path="/api",
-            components=Components(
-                security_schemes={
-                    # Swagger UI reads the description as Markdown: in a code span `<key>` stays text.
-                    "ApiKey": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        description="Send an API key as `Authorization: Bearer <key>`;"
-                        " create one with `kitchen api-keys create NAME`.",
-                    )
-                }
-            ),
-            security=[{"ApiKey": []}],
-            render_plugins=[
-                LocalSwaggerUI(
-                    path="/docs",
-                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
-                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
-                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
-                    favicon=f'<link rel="icon" type="image/png" href="{SWAGGER_UI}/favicon-32x32.png">',
-                )
-            ],
-        ),
+        openapi_config=openapi_config(),
         logging_config=LoggingConfig(
             root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
             log_exceptions="never",  # errors.py logs what matters, without echoing client errors
@@ -188,6 +141,68 @@ def create_app(
                 "api_keys": api_keys,
             }
         ),
+    )
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every route: the JSON API, the boards, the dashboard, sign-in and management, health, files."""
+    return [
+        OrderController,
+        AnalyticsController,
+        BrandController,
+        BoardController,
+        DashboardController,
+        SignInController,
+        ManageController,
+        home,
+        health,
+        ready,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+    ]
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    """Pages and taps carry a CSRF token; the JSON API does not need one."""
+    return CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="kitchen_csrf",
+        header_name="x-csrftoken",
+        cookie_httponly=True,  # pages carry the token themselves; scripts never read the cookie
+        cookie_samesite="strict",
+        cookie_secure=settings.cookie_secure,
+        # The JSON API authenticates with a bearer key, which a foreign site cannot send.
+        exclude=["^/api/"],
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The API's OpenAPI document and its Swagger UI, served from our own static files."""
+    return OpenAPIConfig(
+        title="kitchen",
+        version="0.1.0",
+        description="Orders from delivery channels, their status and history.",
+        path="/api",
+        components=Components(
+            security_schemes={
+                # Swagger UI reads the description as Markdown: in a code span `<key>` stays text.
+                "ApiKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="Send an API key as `Authorization: Bearer <key>`;"
+                    " create one with `kitchen api-keys create NAME`.",
+                )
+            }
+        ),
+        security=[{"ApiKey": []}],
+        render_plugins=[
+            LocalSwaggerUI(
+                path="/docs",
+                js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                favicon=f'<link rel="icon" type="image/png" href="{SWAGGER_UI}/favicon-32x32.png">',
+            )
+        ],
     )
 
 

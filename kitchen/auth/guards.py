@@ -11,6 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
+from litestar.plugins.htmx import HTMXHeaders
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,7 +128,7 @@ async def api_client(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 def _wants_page(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     # A person's browser asking for a page gets a redirect; htmx, streams and scripts get a 401.
     accept = connection.headers.get("accept", "")
-    return "text/html" in accept and "hx-request" not in connection.headers
+    return "text/html" in accept and HTMXHeaders.REQUEST.value not in connection.headers
 
 
 async def board_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

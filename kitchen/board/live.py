@@ -27,10 +27,11 @@ from kitchen.auth.keys import ApiKeyCache
 from kitchen.board import queries
 from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBackend
 from kitchen.board.render import BoardRenderer
+from kitchen.board.rules import belongs_on_board
 from kitchen.board.station import Station
 from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, is_notice
 from kitchen.orders.service import OrderChanged
-from kitchen.orders.stores import Notice
+from kitchen.orders.stores import Notice, OrderStore
 from kitchen.settings import Settings
 
 log = logging.getLogger("kitchen.board")
@@ -135,9 +136,11 @@ class BoardHub:
         channels: ChannelsPlugin,
         sessions: async_sessionmaker[AsyncSession],
         renderer: BoardRenderer,
+        store: OrderStore,
         api_keys: ApiKeyCache | None = None,
     ) -> None:
         self.channels = channels
+        self.store = store
         self.api_keys = api_keys
         self.sessions = sessions
         self.renderer = renderer
@@ -203,10 +206,11 @@ class BoardHub:
             return
         stations = {board.station for board in watching}
         async with self.sessions() as session:
-            order = await queries.board_order(session, change.order_id)
+            # The same record the API answers with, read by the same store.
+            order = await self.store.read_order(await session.connection(), change.order_id)
             brands = await queries.brands(session)
             all_day = {station: await queries.all_day(session, station) for station in stations}
-        if order is not None:
+        if order is not None and belongs_on_board(order, self.renderer.clock()):
             ticket = ServerSentEventMessage(event="ticket", data=self.renderer.ticket(order, brands))
         else:
             ticket = ServerSentEventMessage(event="ticket-gone", data=change.order_id)

@@ -18,11 +18,12 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
-from kitchen.board.queries import AllDayLine, TicketOrder
+from kitchen.board.queries import AllDayLine
+from kitchen.board.rules import position, section_of, urgency
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock
-from kitchen.orders.models import EventSource, Order
+from kitchen.orders.models import EventSource
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.pages import create_environment
@@ -58,7 +59,10 @@ class TicketView:
     customer_name: str
     status: str
     section: str  # "open", "ready", "cancelled", or "error" (cannot be shown): where on the board it stands
-    urgency: str  # "ok", "soon" or "late" against the pickup time
+    position: str  # where in its section: the board sorts tickets by this text
+    urgency: str  # "ok", "soon" or "late" against the pickup time, now
+    soon_at: str  # when the urgency turns "soon" and "late" ("" if it never will): the script follows
+    late_at: str
     pickup_local: str
     pickup_at: str
     arrived_at: str
@@ -101,9 +105,7 @@ class BoardRenderer:
         self.zone = ZoneInfo(settings.timezone)
         self.environment = environment or create_environment()
 
-    def ticket_view(
-        self, order: Order | OrderRecord | TicketOrder, brands: dict[str, Brand], message: str | None = None
-    ) -> TicketView:
+    def ticket_view(self, order: OrderRecord, brands: dict[str, Brand], message: str | None = None) -> TicketView:
         """The ticket of `order`; one that cannot be shown becomes an error ticket, never a broken board."""
         try:
             return self._ticket_view(order, brands, message)
@@ -113,7 +115,7 @@ class BoardRenderer:
             log.exception("order %r cannot be shown on the boards", getattr(order, "id", None))
             return self._unshowable(order)
 
-    def _unshowable(self, order: Order | OrderRecord | TicketOrder) -> TicketView:
+    def _unshowable(self, order: OrderRecord) -> TicketView:
         order_id = str(getattr(order, "id", "?"))
         return TicketView(
             id=order_id,
@@ -125,7 +127,10 @@ class BoardRenderer:
             customer_name="",
             status="",
             section="error",
+            position="0",  # first: someone has to look at it
             urgency="late",
+            soon_at="",
+            late_at="",
             pickup_local="",
             pickup_at="",
             arrived_at="",
@@ -134,17 +139,12 @@ class BoardRenderer:
             message=None,
         )
 
-    def _ticket_view(
-        self, order: Order | OrderRecord | TicketOrder, brands: dict[str, Brand], message: str | None
-    ) -> TicketView:
+    def _ticket_view(self, order: OrderRecord, brands: dict[str, Brand], message: str | None) -> TicketView:
         now = self.clock()
         brand = brands.get(order.brand_id)
         status = OrderStatus(order.status)
-        section = {OrderStatus.READY: "ready", OrderStatus.CANCELLED: "cancelled"}.get(status, "open")
-        seconds_left = (order.pickup_time - now).total_seconds()
-        urgency = "late" if seconds_left < 0 else "soon" if seconds_left <= self.settings.amber_seconds else "ok"
-        if section != "open":
-            urgency = "ok"  # only tickets still being cooked race the pickup time
+        section = section_of(order)
+        race = urgency(order, now, self.settings.amber_seconds)
         undo_until = None
         if order.version > 1 and order.last_change_source == EventSource.BOARD and section != "cancelled":
             deadline = order.updated_at + timedelta(seconds=self.settings.undo_seconds)
@@ -161,7 +161,10 @@ class BoardRenderer:
             customer_name=order.customer_name,
             status=status,
             section=section,
-            urgency=urgency,
+            position=position(order),
+            urgency=race.now,
+            soon_at=race.soon_at.isoformat() if race.soon_at else "",
+            late_at=race.late_at.isoformat() if race.late_at else "",
             pickup_local=order.pickup_time.astimezone(self.zone).strftime("%H:%M"),
             pickup_at=order.pickup_time.isoformat(),
             arrived_at=order.created_at.isoformat(),
@@ -182,7 +185,7 @@ class BoardRenderer:
             message=message,
         )
 
-    def ticket(self, order: Order | OrderRecord, brands: dict[str, Brand], message: str | None = None) -> str:
+    def ticket(self, order: OrderRecord, brands: dict[str, Brand], message: str | None = None) -> str:
         return self.environment.get_template("board/_ticket.html").render(
             ticket=self.ticket_view(order, brands, message)
         )

@@ -23,6 +23,7 @@ from kitchen.auth.service import Credentials
 from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
+from kitchen.board.rules import belongs_on_board
 from kitchen.board.station import Station
 from kitchen.fields import FieldError
 from kitchen.http import csrf_token, html
@@ -199,6 +200,6 @@ async def _tap(
         current = await orders.get_order(order_id)
         message = f"Not possible: {refused}"
         return html(renderer.ticket(current, await queries.brands(session), message), HTTP_409_CONFLICT)
-    if not queries.belongs_on_board(order):
+    if not belongs_on_board(order, renderer.clock()):
         return html("")
     return html(renderer.ticket(order, await queries.brands(session)))

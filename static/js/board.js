@@ -11,7 +11,6 @@
   const POLL_AFTER_MS = 8_000; // how long a lost stream waits before falling back to polling
   const POLL_EVERY_MS = 15_000;
   const CONFIRM_FOR_MS = 4_000;
-  const amberSeconds = Number(board.dataset.amberSeconds || 300);
   const connection = document.getElementById("connection");
 
   let lastHeard = Date.now();
@@ -25,12 +24,6 @@
     ready: document.getElementById("tickets-ready"),
   });
 
-  function ticketSortKey(ticket) {
-    // Unacknowledged cancellations first (they need a look), then soonest pickup.
-    const first = ticket.dataset.section === "cancelled" ? 0 : 1;
-    return [first, Date.parse(ticket.dataset.pickupAt) || 0];
-  }
-
   function placeTickets() {
     const { open, ready } = lists();
     if (!open || !ready) return;
@@ -39,11 +32,9 @@
       if (ticket.parentElement !== home) home.appendChild(ticket);
     }
     for (const list of [open, ready]) {
-      const sorted = [...list.children].sort((a, b) => {
-        const [a1, a2] = ticketSortKey(a);
-        const [b1, b2] = ticketSortKey(b);
-        return a1 - b1 || a2 - b2;
-      });
+      // The server decides the order (board/rules.py): its position text sorts as text.
+      const position = (ticket) => ticket.dataset.position || "";
+      const sorted = [...list.children].sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
       sorted.forEach((ticket, index) => {
         if (list.children[index] !== ticket) list.insertBefore(ticket, list.children[index] || null);
       });
@@ -173,10 +164,13 @@
       if (countdown) countdown.textContent = left >= 0 ? `in ${minutes(left)} min` : `${minutes(left)} min late`;
       const age = ticket.querySelector("[data-age]");
       if (age) age.textContent = `in for ${minutes(now - Date.parse(ticket.dataset.arrivedAt))} min`;
-      if (ticket.dataset.section === "open") {
-        ticket.classList.toggle("urgency-late", left < 0);
-        ticket.classList.toggle("urgency-soon", left >= 0 && left <= amberSeconds * 1000);
-        ticket.classList.toggle("urgency-ok", left > amberSeconds * 1000);
+      // The server wrote when this ticket turns amber and red; the script only follows the clock.
+      if (ticket.dataset.lateAt) {
+        const late = now > Date.parse(ticket.dataset.lateAt);
+        const soon = !late && now >= Date.parse(ticket.dataset.soonAt);
+        ticket.classList.toggle("urgency-late", late);
+        ticket.classList.toggle("urgency-soon", soon);
+        ticket.classList.toggle("urgency-ok", !late && !soon);
       }
       for (const undo of ticket.querySelectorAll("[data-undo-until]")) {
         if (Date.parse(undo.dataset.undoUntil) <= now) undo.remove();

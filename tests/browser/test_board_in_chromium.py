@@ -142,6 +142,21 @@ def test_board_screenshot_at_tablet_size(browser: Browser, live_server: LiveServ
     tv.screenshot(path=str(ARTIFACTS / "board-1920x1080.png"))
 
 
+def test_the_board_places_and_colours_tickets_as_the_server_decided(browser: Browser, live_server: LiveServer) -> None:
+    later = post_order(live_server, pickupTime=pickup_in(40))
+    page = open_board(browser, live_server)
+    # These arrive live, and belong above the ticket already shown: the server's position says so.
+    sooner = post_order(live_server, pickupTime=pickup_in(20))
+    due = post_order(live_server, pickupTime=pickup_in(4 / 60))  # picked up in 4 s: amber now
+    expect(ticket(page, due["id"])).to_have_class(re.compile("urgency-soon"), timeout=2000)
+    shown = page.eval_on_selector_all("#tickets-open article", "els => els.map(e => e.dataset.orderId)")
+    assert shown == [due["id"], sooner["id"], later["id"]]
+    # No new render comes when the pickup time passes: the script follows the time the server wrote.
+    expect(ticket(page, due["id"])).to_have_class(re.compile("urgency-late"), timeout=10000)
+    expect(ticket(page, later["id"])).to_have_class(re.compile("urgency-ok"))
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_lost_connection_is_shown_and_the_board_resyncs(
     browser: Browser, live_server: LiveServer, database_url: str
 ) -> None:

@@ -1,0 +1,83 @@
+"""What is on a board, where on it, and how urgent: one rule, decided on the server.
+
+The bulk read (`queries.board_orders`) states `belongs_on_board` in SQL so a full board is one
+statement; `tests/test_board_rules.py` holds the two statements of the rule to the same answers.
+The board's script only displays what these say: it places tickets by `position` and switches a
+ticket's colour at the `soon_at` / `late_at` moments the server wrote on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_
+
+from kitchen.orders.models import Order
+from kitchen.orders.records import OrderRecord
+from kitchen.orders.status import OrderStatus
+
+ON_BOARD = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY)
+# An unacknowledged cancellation older than this has surely been seen; it stops cluttering the board.
+CANCELLED_SHOWN_FOR = timedelta(hours=12)
+# Positions count seconds from here, so that every pickup time a record can hold sorts as text.
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def belongs_on_board(order: OrderRecord, now: datetime) -> bool:
+    """Open and ready orders, and cancellations nobody has acknowledged in the last 12 hours."""
+    if order.status in ON_BOARD:
+        return True
+    return (
+        order.status == OrderStatus.CANCELLED
+        and order.cancel_acknowledged_at is None
+        and order.updated_at > now - CANCELLED_SHOWN_FOR
+    )
+
+
+def on_board_in_sql(now: datetime) -> ColumnElement[bool]:
+    """`belongs_on_board` as a WHERE clause, for reading a whole board in one statement."""
+    return or_(
+        Order.status.in_(ON_BOARD),
+        and_(
+            Order.status == OrderStatus.CANCELLED,
+            Order.cancel_acknowledged_at.is_(None),
+            Order.updated_at > now - CANCELLED_SHOWN_FOR,
+        ),
+    )
+
+
+def section_of(order: OrderRecord) -> str:
+    """Where on the board the ticket stands: "open", "ready" or "cancelled"."""
+    return {OrderStatus.READY: "ready", OrderStatus.CANCELLED: "cancelled"}.get(OrderStatus(order.status), "open")
+
+
+def position(order: OrderRecord) -> str:
+    """The ticket's place within its section, as text that sorts: cancellations first, then soonest pickup.
+
+    Cancellations come first because a cook must stop cooking them; the id breaks ties, so
+    every board shows the same order.
+    """
+    first = "0" if order.status == OrderStatus.CANCELLED else "1"
+    seconds = int((order.pickup_time - _EPOCH).total_seconds())
+    return f"{first}{seconds:012d}{order.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Urgency:
+    """How the ticket races its pickup time now, and when that changes (None: it never will)."""
+
+    now: str  # "ok", "soon" or "late"
+    soon_at: datetime | None
+    late_at: datetime | None
+
+
+def urgency(order: OrderRecord, now: datetime, amber_seconds: int) -> Urgency:
+    """Late once the pickup time has passed, soon within `amber_seconds` of it; only open tickets race."""
+    if section_of(order) != "open":
+        return Urgency("ok", None, None)
+    late_at = order.pickup_time
+    # A pickup in the first minutes of year 1 has no "soon" before it that a datetime can hold.
+    soon_at = max(late_at, _EPOCH + timedelta(seconds=amber_seconds)) - timedelta(seconds=amber_seconds)
+    state = "late" if now > late_at else "soon" if now >= soon_at else "ok"
+    return Urgency(state, soon_at, late_at)
