@@ -38,6 +38,8 @@ from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.gate import RequestGate, RestoreSlashes
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
+from kitchen.menu.api import MenuController
+from kitchen.menu.service import MenuService
 from kitchen.orders.api import OrderController
 from kitchen.orders.service import OrderService
 from kitchen.orders.stores import store_for
@@ -94,6 +96,9 @@ def create_app(
     def provide_credentials(db_session: NamedDependency[AsyncSession]) -> Credentials:
         return Credentials(db_session, clock=clock, api_keys=api_keys)
 
+    def provide_menu(db_session: NamedDependency[AsyncSession]) -> MenuService:
+        return MenuService(db_session, clock=clock)
+
     def provide_max_page_size() -> int:
         return settings.max_page_size
 
@@ -107,6 +112,7 @@ def create_app(
             "analytics": Provide(provide_analytics, sync_to_thread=False),
             "brand_service": Provide(provide_brand_service, sync_to_thread=False),
             "credentials": Provide(provide_credentials, sync_to_thread=False),
+            "menu": Provide(provide_menu, sync_to_thread=False),
             "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
             "settings": constant(settings),
             "board_renderer": constant(renderer),
@@ -150,6 +156,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OrderController,
         AnalyticsController,
         BrandController,
+        MenuController,
         BoardController,
         DashboardController,
         SignInController,

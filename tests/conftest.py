@@ -34,6 +34,7 @@ TABLES = (
     "order_items",
     "orders",
     "brands",
+    "menu_items",
     "analytics_samples",
     "analytics_histograms",
     "analytics_quarter_hours",

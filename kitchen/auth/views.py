@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ from kitchen.auth.service import Credentials, Principal
 from kitchen.auth.throttle import Throttle, TooManyAttempts
 from kitchen.feed import end_sessions
 from kitchen.fields import FieldError
+from kitchen.menu.service import MenuService
 from kitchen.pages import page
 from kitchen.settings import Settings
 
@@ -150,8 +152,11 @@ class SignInController(Controller):
         return await with_session(Redirect("/board"), credentials, principal, settings)
 
 
+UNMAPPED_WINDOW = timedelta(days=7)
+
+
 class ManageController(Controller):
-    """Managers pair and unpair tablets and manage API keys here."""
+    """Managers pair and unpair tablets, manage API keys and see which PLUs no menu routes, here."""
 
     path = "/manage"
     include_in_schema = False
@@ -165,6 +170,8 @@ class ManageController(Controller):
             "manager": await principal_of(request),
             "tablets": await credentials.tablets(),
             "api_keys": await credentials.api_keys(),
+            # What waits on every station board as "unassigned" until a menu maps it.
+            "unmapped": await MenuService(credentials.session).unmapped(credentials.clock() - UNMAPPED_WINDOW),
             "zone": settings.zone,
             **shown,
         }
