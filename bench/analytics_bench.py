@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/analytics_bench.py [--database kitchen_analytics_bench] [--runs 5]
 
-Calls the query functions of kitchen.analytics.queries directly (no HTTP, no server): each
+Calls the query functions of kitchen.analytics.figures directly (no HTTP, no server): each
 figure runs once to warm the cache, then `--runs` times, for the last 7 days, the last 7 days of
 one brand, and the full range; it prints the median and the slowest run against the targets
 (300 ms for 7 days, 1 s for the full range). With --explain it also prints PostgreSQL's plan of
@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from kitchen.analytics.queries import AnalyticsQueries, Period
+from kitchen.analytics.figures import AnalyticsQueries
+from kitchen.analytics.periods import Period
+from kitchen.analytics.tuning import tune_postgresql
 from kitchen.settings import Settings
 
 TARGETS = {"7 days": 0.300, "7 days, 1 brand": 0.300, "full range": 1.0}
@@ -56,7 +58,7 @@ async def bench(database: str, runs: int, explain: bool) -> None:
             times = []
             for run in range(runs + 1):
                 async with AsyncSession(engine) as session:
-                    queries = AnalyticsQueries(session, zone=zone)
+                    queries = AnalyticsQueries(session, zone=zone, tuning=tune_postgresql)
                     started = time.perf_counter()
                     await figure(queries, period)
                     if run:
@@ -81,7 +83,7 @@ async def explain_full_range(engine: Any, period: Period, zone: Any) -> None:
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     async with AsyncSession(engine) as session:
-        queries = AnalyticsQueries(session, zone=zone)
+        queries = AnalyticsQueries(session, zone=zone, tuning=tune_postgresql)
         for figure in FIGURES.values():
             await figure(queries, period)
     event.remove(engine.sync_engine, "before_cursor_execute", capture)

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from kitchen.analytics.queries import AnalyticsQueries
+from kitchen.analytics.figures import AnalyticsQueries
+from kitchen.analytics.tuning import tune_postgresql
 from kitchen.analytics.views import PRESETS, gather_figures, panels_context, period_of, read_filter
 from kitchen.app import settle_garbage_collector
 from kitchen.board.render import BoardRenderer
@@ -45,7 +46,9 @@ async def main(database: str, runs: int) -> None:
         for _ in range(runs + 1):
             started = time.perf_counter()
             async with sessions() as session:
-                analytics = AnalyticsQueries(session, clock=lambda: end_of_data, zone=settings.zone)
+                analytics = AnalyticsQueries(
+                    session, clock=lambda: end_of_data, zone=settings.zone, tuning=tune_postgresql
+                )
                 chosen = read_filter(preset, None, None, [], settings, end_of_data)
                 figures = await gather_figures(analytics, period_of(analytics, chosen, settings))
             renderer.page(

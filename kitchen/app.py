@@ -20,9 +20,11 @@ from litestar.types import ASGIApp, ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kitchen.analytics.api import AnalyticsController
-from kitchen.analytics.queries import AnalyticsQueries
+from kitchen.analytics.figures import AnalyticsQueries
+from kitchen.analytics.tuning import Tuning, tuning_for
 from kitchen.analytics.views import DashboardController
 from kitchen.auth.guards import known_principal
+from kitchen.auth.keys import ApiKeyCache
 from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
@@ -41,8 +43,8 @@ from kitchen.http import KitchenRequest
 from kitchen.menu.api import MenuController
 from kitchen.menu.service import MenuService
 from kitchen.orders.api import OrderController
-from kitchen.orders.service import OrderService
-from kitchen.orders.stores import store_for
+from kitchen.orders.service import ChangeFeed, OrderService
+from kitchen.orders.stores import OrderStore, store_for
 from kitchen.orders.summaries.fold import ShardFolder
 from kitchen.pages import create_environment, template_config
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
@@ -77,6 +79,7 @@ def create_app(
     feed = create_feed(settings, channels)
     # The database decides how orders are read and written: chosen here, once (see orders/stores).
     store = store_for(engine.dialect.name)
+    tuning = tuning_for(engine.dialect.name)
     templates = create_environment()
     renderer = BoardRenderer(settings, clock, templates)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -84,41 +87,9 @@ def create_app(
     hub = BoardHub(channels, sessions, renderer, store, api_keys)
     folder = ShardFolder(engine, clock)
 
-    def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
-        # Every route that changes orders has a guard, which has looked the caller up already.
-        principal = known_principal(request)
-        actor = principal.actor if principal else None
-        return OrderService(db_session, store, clock=clock, feed=feed, actor=actor)
-
-    def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
-        return BrandService(clock=clock, session=db_session)
-
-    def provide_credentials(db_session: NamedDependency[AsyncSession]) -> Credentials:
-        return Credentials(db_session, clock=clock, api_keys=api_keys)
-
-    def provide_menu(db_session: NamedDependency[AsyncSession]) -> MenuService:
-        return MenuService(db_session, clock=clock)
-
-    def provide_max_page_size() -> int:
-        return settings.max_page_size
-
-    def provide_analytics(db_session: NamedDependency[AsyncSession]) -> AnalyticsQueries:
-        return AnalyticsQueries(db_session, clock=clock, zone=settings.zone)
-
     return KitchenApp(
         route_handlers=route_handlers(),
-        dependencies={
-            "orders": Provide(provide_orders, sync_to_thread=False),
-            "analytics": Provide(provide_analytics, sync_to_thread=False),
-            "brand_service": Provide(provide_brand_service, sync_to_thread=False),
-            "credentials": Provide(provide_credentials, sync_to_thread=False),
-            "menu": Provide(provide_menu, sync_to_thread=False),
-            "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
-            "settings": constant(settings),
-            "board_renderer": constant(renderer),
-            "board_hub": constant(hub),
-            "sign_in_throttle": constant(Throttle(clock)),
-        },
+        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, hub),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
         on_startup=[settle_garbage_collector, hub.start, folder.start],
@@ -148,6 +119,53 @@ def create_app(
             }
         ),
     )
+
+
+def dependencies(
+    settings: Settings,
+    clock: Clock,
+    store: OrderStore,
+    feed: ChangeFeed,
+    tuning: Tuning,
+    api_keys: ApiKeyCache | None,
+    renderer: BoardRenderer,
+    hub: BoardHub,
+) -> dict[str, Provide]:
+    """What handlers are given: each service with this request's session and the app's choices."""
+
+    def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
+        # Every route that changes orders has a guard, which has looked the caller up already.
+        principal = known_principal(request)
+        actor = principal.actor if principal else None
+        return OrderService(db_session, store, clock=clock, feed=feed, actor=actor)
+
+    def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
+        return BrandService(clock=clock, session=db_session)
+
+    def provide_credentials(db_session: NamedDependency[AsyncSession]) -> Credentials:
+        return Credentials(db_session, clock=clock, api_keys=api_keys)
+
+    def provide_menu(db_session: NamedDependency[AsyncSession]) -> MenuService:
+        return MenuService(db_session, clock=clock)
+
+    def provide_max_page_size() -> int:
+        return settings.max_page_size
+
+    def provide_analytics(db_session: NamedDependency[AsyncSession]) -> AnalyticsQueries:
+        return AnalyticsQueries(db_session, clock=clock, zone=settings.zone, tuning=tuning)
+
+    return {
+        "orders": Provide(provide_orders, sync_to_thread=False),
+        "analytics": Provide(provide_analytics, sync_to_thread=False),
+        "brand_service": Provide(provide_brand_service, sync_to_thread=False),
+        "credentials": Provide(provide_credentials, sync_to_thread=False),
+        "menu": Provide(provide_menu, sync_to_thread=False),
+        "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
+        "settings": constant(settings),
+        "board_renderer": constant(renderer),
+        "board_hub": constant(hub),
+        "sign_in_throttle": constant(Throttle(clock)),
+    }
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

@@ -31,7 +31,7 @@ To = Annotated[
         description="End of the range, exclusive (ISO 8601; naive is UTC).",
     ),
 ]
-# The analytics figures: the range the server accepts, said in the schema (analytics.queries.period).
+# The analytics figures: the range the server accepts, said in the schema (analytics.periods.asked_period).
 FigureFrom = Annotated[
     str | None,
     QueryParameter(

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.analytics.queries import Spans, bucket_summary, local_hour_start, local_hours, summaries
+from kitchen.analytics.hours import local_hour_start, local_hours
+from kitchen.analytics.percentiles import bucket_summary, summaries
+from kitchen.analytics.periods import Spans
 from kitchen.orders.summaries.buckets import RELATIVE_ERROR, bucket_of_seconds, representative
 
 pytestmark = pytest.mark.anyio

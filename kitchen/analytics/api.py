@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 
-from kitchen.analytics.queries import AnalyticsQueries, InvalidPeriod, Period
+from kitchen.analytics.figures import AnalyticsQueries
+from kitchen.analytics.periods import Period
 from kitchen.analytics.schemas import (
     BrandFigures,
     Customers,
@@ -17,24 +18,24 @@ from kitchen.analytics.schemas import (
 )
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES
-from kitchen.fields import FieldError
 from kitchen.params import BrandIds, moment
 from kitchen.params import FigureFrom as From
 from kitchen.params import FigureTo as To
 
 
-def _period(analytics: AnalyticsQueries, start: str | None, end: str | None, brands: list[str] | None) -> Period:
-    """The range and brands a request asks for; any fault is a 400 naming the parameter."""
-    try:
-        return analytics.period(moment("from", start), moment("to", end), brands or [])
-    except InvalidPeriod as exc:
-        raise FieldError(exc.field, str(exc), parameter=True) from exc
+def provide_period(
+    analytics: NamedDependency[AnalyticsQueries], start: From = None, end: To = None, brand_ids: BrandIds = None
+) -> Period:
+    """The range and brands a request asks for, the same query parameters for every figure; any
+    fault is a 400 naming the parameter."""
+    return analytics.period(moment("from", start), moment("to", end), brand_ids or [])
 
 
 class AnalyticsController(Controller):
     path = "/api/analytics"
     guards = [api_client]
     tags = ["analytics"]
+    dependencies = {"period": Provide(provide_period, sync_to_thread=False)}
 
     @get(
         "/status-durations",
@@ -46,11 +47,9 @@ class AnalyticsController(Controller):
     async def status_durations(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> StatusDurations:
-        return await analytics.status_durations(_period(analytics, start, end, brand_ids))
+        return await analytics.status_durations(period)
 
     @get(
         "/throughput",
@@ -63,11 +62,9 @@ class AnalyticsController(Controller):
     async def throughput(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> list[ThroughputHour]:
-        return await analytics.throughput(_period(analytics, start, end, brand_ids))
+        return await analytics.throughput(period)
 
     @get(
         "/customers",
@@ -79,11 +76,9 @@ class AnalyticsController(Controller):
     async def customers(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> Customers:
-        return await analytics.customers(_period(analytics, start, end, brand_ids))
+        return await analytics.customers(period)
 
     @get(
         "/on-time",
@@ -96,11 +91,9 @@ class AnalyticsController(Controller):
     async def on_time(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> OnTime:
-        return await analytics.on_time(_period(analytics, start, end, brand_ids))
+        return await analytics.on_time(period)
 
     @get(
         "/items",
@@ -113,11 +106,9 @@ class AnalyticsController(Controller):
     async def slowest_items(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> list[SlowItem]:
-        return await analytics.slowest_items(_period(analytics, start, end, brand_ids))
+        return await analytics.slowest_items(period)
 
     @get(
         "/ticket-times",
@@ -130,11 +121,9 @@ class AnalyticsController(Controller):
     async def ticket_times(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> TicketTimes:
-        return await analytics.ticket_times(_period(analytics, start, end, brand_ids))
+        return await analytics.ticket_times(period)
 
     @get(
         "/brands",
@@ -146,8 +135,6 @@ class AnalyticsController(Controller):
     async def brands(
         self,
         analytics: NamedDependency[AnalyticsQueries],
-        start: From = None,
-        end: To = None,
-        brand_ids: BrandIds = None,
+        period: NamedDependency[Period],
     ) -> list[BrandFigures]:
-        return await analytics.brands(_period(analytics, start, end, brand_ids))
+        return await analytics.brands(period)

@@ -1,7 +1,7 @@
 """The indexes the analytics queries read through, declared on the order tables' metadata.
 
 They live here, next to the queries that need them, rather than in `orders/models.py`;
-`kitchen.analytics.queries` imports this module, so the app and `kitchen database
+`kitchen.analytics.figures` imports this module, so the app and `kitchen database
 make-migrations` see them (migration `analytics indexes`).
 """
 

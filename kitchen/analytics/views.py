@@ -19,11 +19,12 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.plugins.htmx import HTMXTemplate
+from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 
 from kitchen.analytics import charts
-from kitchen.analytics.queries import EARLIEST, LATEST, AnalyticsQueries, InvalidPeriod, Period
+from kitchen.analytics.figures import AnalyticsQueries
+from kitchen.analytics.periods import EARLIEST, LATEST, Period
 from kitchen.analytics.schemas import (
     BrandFigures,
     Customers,
@@ -34,10 +35,11 @@ from kitchen.analytics.schemas import (
     TicketTimes,
 )
 from kitchen.auth.guards import manager_only
-from kitchen.board import queries as board_queries
 from kitchen.board.live import BoardHub
-from kitchen.board.render import BoardRenderer
-from kitchen.http import csrf_token, html
+from kitchen.brands.service import BrandService
+from kitchen.fields import FieldError
+from kitchen.http import html
+from kitchen.pages import page
 from kitchen.settings import Settings
 
 Preset = Literal["today", "yesterday", "7d", "custom"]
@@ -49,12 +51,6 @@ REFRESH_AT_MOST_EVERY = 10.0
 RangeParam = Annotated[str | None, QueryParameter(name="range")]
 FirstDayParam = Annotated[str | None, QueryParameter(name="from")]
 LastDayParam = Annotated[str | None, QueryParameter(name="to")]
-
-
-class BadDashboardFilter(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +77,7 @@ def read_filter(
     today = now.astimezone(settings.zone).date()
     chosen = preset or "today"
     if chosen not in PRESETS:
-        raise BadDashboardFilter("range", f"range must be one of {', '.join(PRESETS)}")
+        raise FieldError("range", f"range must be one of {', '.join(PRESETS)}", parameter=True)
     if chosen == "today":
         return DashboardFilter("today", today, today, tuple(brands))
     if chosen == "yesterday":
@@ -91,7 +87,7 @@ def read_filter(
     first_day = _day("from", first) or today - timedelta(days=6)
     last_day = _day("to", last) or today
     if first_day > last_day:
-        raise BadDashboardFilter("from", "the first day must not be after the last day")
+        raise FieldError("from", "the first day must not be after the last day", parameter=True)
     return DashboardFilter("custom", first_day, last_day, tuple(brands))
 
 
@@ -99,9 +95,11 @@ def _day(field: str, value: str | None) -> date | None:
     try:
         day = date.fromisoformat(value) if value else None
     except ValueError as exc:
-        raise BadDashboardFilter(field, f"{field}: {value!r} is not a date written YYYY-MM-DD") from exc
+        raise FieldError(field, f"{field}: {value!r} is not a date written YYYY-MM-DD", parameter=True) from exc
     if day is not None and not EARLIEST.date() <= day < LATEST.date():
-        raise BadDashboardFilter(field, f"{field}: the figures cover the years {EARLIEST.year} to {LATEST.year - 1}")
+        raise FieldError(
+            field, f"{field}: the figures cover the years {EARLIEST.year} to {LATEST.year - 1}", parameter=True
+        )
     return day
 
 
@@ -266,7 +264,7 @@ def to_csv(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-def on_bad_filter(_: Request[Any, Any, Any], exc: BadDashboardFilter) -> Response[str]:
+def on_bad_filter(_: Request[Any, Any, Any], exc: FieldError) -> Response[str]:
     # htmx swaps error responses too, so the refusal is a readable fragment, not JSON.
     body = f'<p class="filter-error" role="alert">Cannot show that: {escape(str(exc))}</p>'
     return html(body, 400)
@@ -288,17 +286,13 @@ async def provide_dashboard(
 ) -> Dashboard:
     """The filter in the query string, and the figures for it: what every dashboard view shows."""
     chosen = read_filter(preset, first, last, brand or [], settings, analytics.clock())
-    try:
-        period = period_of(analytics, chosen, settings)
-    except InvalidPeriod as exc:
-        raise BadDashboardFilter(exc.field, str(exc)) from exc
-    return Dashboard(chosen, await gather_figures(analytics, period))
+    return Dashboard(chosen, await gather_figures(analytics, period_of(analytics, chosen, settings)))
 
 
 class DashboardController(Controller):
     path = "/dashboard"
     include_in_schema = False
-    exception_handlers = {BadDashboardFilter: on_bad_filter}
+    exception_handlers = {FieldError: on_bad_filter}
     guards = [manager_only]
     dependencies = {"dashboard": Provide(provide_dashboard)}
 
@@ -307,33 +301,30 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
-        board_renderer: NamedDependency[BoardRenderer],
-        db_session: NamedDependency[AsyncSession],
+        brand_service: NamedDependency[BrandService],
         dashboard: NamedDependency[Dashboard],
-    ) -> Response[str]:
-        brands = await board_queries.brands(db_session)
-        body = board_renderer.page(
-            "dashboard/page.html",
-            chosen=dashboard.chosen,
-            csrf_token=csrf_token(request),
-            presets=PRESETS,
-            brands=list(brands.values()),
-            settings=settings,
+    ) -> Template:
+        context = {
+            "chosen": dashboard.chosen,
+            "presets": PRESETS,
+            "brands": list(await brand_service.catalog()),
+            "settings": settings,
             **panels_context(dashboard.figures, settings),
-        )
-        return html(body)
+        }
+        return page(request, "dashboard/page.html", context)
 
     @get("/panels")
     async def dashboard_panels(
         self,
         settings: NamedDependency[Settings],
-        board_renderer: NamedDependency[BoardRenderer],
         dashboard: NamedDependency[Dashboard],
-    ) -> Response[str]:
-        """Only the panels, for htmx; the address bar follows the filters (HX-Push-Url)."""
-        context = panels_context(dashboard.figures, settings)
-        body = board_renderer.page("dashboard/_panels.html", chosen=dashboard.chosen, **context)
-        return html(body, headers={"HX-Push-Url": f"/dashboard?{dashboard.chosen.query()}"})
+    ) -> Template:
+        """Only the panels, for htmx; the address bar follows the filters (htmx's push URL)."""
+        return HTMXTemplate(
+            template_name="dashboard/_panels.html",
+            context={"chosen": dashboard.chosen, **panels_context(dashboard.figures, settings)},
+            push_url=f"/dashboard?{dashboard.chosen.query()}",
+        )
 
     @get("/csv/{table:str}")
     async def dashboard_csv(
@@ -345,7 +336,7 @@ class DashboardController(Controller):
         chosen = dashboard.chosen
         tables = csv_tables(dashboard.figures, settings)
         if table not in tables:
-            raise BadDashboardFilter("table", f"no table {table!r}; there are {', '.join(tables)}")
+            raise FieldError("table", f"no table {table!r}; there are {', '.join(tables)}", parameter=True)
         header, rows = tables[table]
         filename = f"kitchen-{table}-{chosen.first_day}-{chosen.last_day}.csv"
         return Response(
