@@ -564,3 +564,17 @@ async def test_analytics_endpoints_are_described_in_openapi(client: httpx.AsyncC
     parameters = {p["name"] for p in schema["paths"]["/api/analytics/on-time"]["get"]["parameters"]}
     assert parameters == {"from", "to", "brandId"}
     assert "lateP90Seconds" in schema["components"]["schemas"]["OnTime"]["properties"]
+
+
+async def test_every_analytics_endpoint_documents_its_range_in_openapi(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/api/openapi.json")).json()
+
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/analytics/"):
+            continue
+        parameters = {p["name"]: p for p in operations["get"]["parameters"]}
+        assert sorted(parameters) == ["brandId", "from", "to"], path
+        assert all(p["in"] == "query" and not p["required"] and p["description"] for p in parameters.values()), path
+        assert parameters["from"]["schema"]["format"] == parameters["to"]["schema"]["format"] == "date-time", path
+        assert "at most 731 days" in parameters["from"]["description"], path
+        assert {"items": {"type": "string"}, "type": "array"} in parameters["brandId"]["schema"]["oneOf"], path
