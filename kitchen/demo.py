@@ -20,6 +20,8 @@ from kitchen.auth.models import Manager
 from kitchen.auth.service import Credentials
 from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
+from kitchen.menu.schemas import MenuEntry
+from kitchen.menu.service import MenuService
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
@@ -34,7 +36,7 @@ class DemoBrand:
     id: str
     name: str
     colour: str
-    menu: tuple[tuple[str, str], ...]  # (PLU, name)
+    menu: tuple[tuple[str, str, str, int], ...]  # (PLU, name, station, prep seconds)
 
 
 BRANDS = (
@@ -43,11 +45,11 @@ BRANDS = (
         "Burger Bros",
         "#e4572e",
         (
-            ("BB-0001", "Hawaii Burger"),
-            ("BB-0002", "Double Smash"),
-            ("BB-0003", "Halloumi Burger"),
-            ("BB-0010", "Sweet Potato Fries"),
-            ("BB-0011", "Onion Rings"),
+            ("BB-0001", "Hawaii Burger", "grill", 480),
+            ("BB-0002", "Double Smash", "grill", 420),
+            ("BB-0003", "Halloumi Burger", "grill", 540),
+            ("BB-0010", "Sweet Potato Fries", "fryer", 300),
+            ("BB-0011", "Onion Rings", "fryer", 240),
         ),
     ),
     DemoBrand(
@@ -55,11 +57,11 @@ BRANDS = (
         "Sushi Society",
         "#17bebb",
         (
-            ("SS-0001", "Sushi Set Large"),
-            ("SS-0002", "Salmon Nigiri x6"),
-            ("SS-0003", "Spicy Tuna Roll"),
-            ("SS-0010", "Edamame"),
-            ("SS-0011", "Miso Soup"),
+            ("SS-0001", "Sushi Set Large", "cold", 600),
+            ("SS-0002", "Salmon Nigiri x6", "cold", 300),
+            ("SS-0003", "Spicy Tuna Roll", "cold", 360),
+            ("SS-0010", "Edamame", "cold", 120),
+            ("SS-0011", "Miso Soup", "drinks", 90),
         ),
     ),
     DemoBrand(
@@ -67,10 +69,10 @@ BRANDS = (
         "Pizza Piazza",
         "#ffc914",
         (
-            ("PP-0001", "Margherita"),
-            ("PP-0002", "Diavola"),
-            ("PP-0003", "Quattro Formaggi"),
-            ("PP-0010", "Garlic Bread"),
+            ("PP-0001", "Margherita", "oven", 420),
+            ("PP-0002", "Diavola", "oven", 420),
+            ("PP-0003", "Quattro Formaggi", "oven", 480),
+            ("PP-0010", "Garlic Bread", "oven", 300),
         ),
     ),
     DemoBrand(
@@ -78,10 +80,10 @@ BRANDS = (
         "Green Bowl",
         "#76b041",
         (
-            ("GB-0001", "Falafel Bowl"),
-            ("GB-0002", "Poke Bowl Tofu"),
-            ("GB-0003", "Caesar Salad"),
-            ("GB-0010", "Lemonade"),
+            ("GB-0001", "Falafel Bowl", "cold", 360),
+            ("GB-0002", "Poke Bowl Tofu", "cold", 300),
+            ("GB-0003", "Caesar Salad", "cold", 240),
+            ("GB-0010", "Lemonade", "drinks", 60),
         ),
     ),
 )
@@ -133,7 +135,7 @@ def _new_order(rng: random.Random, brand: DemoBrand, customer: tuple[str, str, s
         ),
         pickup_time=at + timedelta(minutes=rng.choice((15, 20, 20, 25, 30))),
         created=at - timedelta(seconds=rng.randrange(5, 40)),
-        items=[NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish in dishes],
+        items=[NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish, _, _ in dishes],
     )
 
 
@@ -174,8 +176,11 @@ async def fill_demo(settings: Settings, *, days: int = 7, seed: int = 7) -> int:
     try:
         async with sessions() as session:
             catalog = BrandService(clock=clock, session=session)
+            menus = MenuService(session, clock=clock)
             for brand in BRANDS:
                 await catalog.put(brand.id, brand.name, brand.colour)
+                entries = [MenuEntry(plu=p, name=n, station=st, prep_seconds=sec) for p, n, st, sec in brand.menu]
+                await menus.replace_menu(brand.id, entries)
             orders = OrderService(session, store_for(engine.dialect.name), clock=clock, actor="demo")
             start = real_now - timedelta(days=days)
             moment = start.replace(hour=8, minute=0, second=0)

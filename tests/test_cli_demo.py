@@ -51,3 +51,19 @@ async def test_demo_orders_cover_every_status_and_several_brands(demo_database: 
     assert set(Counter(o["status"] for o in orders)) == {"RECEIVED", "PREPARING", "READY", "PICKED_UP", "CANCELLED"}
     assert len({o["brandId"] for o in orders}) >= 3
     assert len({o["account"] for o in orders}) < len(orders), "some customers come back"
+
+
+@pytest.mark.anyio
+async def test_demo_menus_route_every_demo_plu_to_one_of_several_stations(demo_database: tuple[str, str]) -> None:
+    url, key = demo_database
+    app = create_app(Settings(database_url=url))
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        http.headers["Authorization"] = f"Bearer {key}"
+        stations = [s["name"] for s in (await http.get("/api/stations")).json()]
+        orders = (await http.get("/api/orders", params={"limit": 200})).json()["items"]
+        menus = {o["brandId"]: (await http.get(f"/api/brands/{o['brandId']}/menu")).json() for o in orders}
+    assert len(stations) >= 5  # four or more kitchen stations, then unassigned
+    assert stations[-1] == "unassigned"
+    routed = {(brand_id, entry["plu"]) for brand_id, menu in menus.items() for entry in menu}
+    assert all((o["brandId"], i["plu"]) in routed for o in orders for i in o["items"])
+    assert all(entry["prepSeconds"] for menu in menus.values() for entry in menu)
