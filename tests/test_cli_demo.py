@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -39,12 +41,18 @@ def test_demo_fills_once_and_leaves_a_filled_database_alone(demo_database: tuple
     assert "leaving it" in run_kitchen(demo_database[0], "demo", "--if-empty")
 
 
-@pytest.mark.anyio
-async def test_demo_orders_cover_every_status_and_several_brands(demo_database: tuple[str, str]) -> None:
-    url, key = demo_database
+@contextlib.asynccontextmanager
+async def demo_api(url: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The JSON API of an app on the demo database, with the demo's API key."""
     app = create_app(Settings(database_url=url))
     async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         http.headers["Authorization"] = f"Bearer {key}"
+        yield http
+
+
+@pytest.mark.anyio
+async def test_demo_orders_cover_every_status_and_several_brands(demo_database: tuple[str, str]) -> None:
+    async with demo_api(*demo_database) as http:
         page = (await http.get("/api/orders", params={"limit": 200})).json()
     orders = page["items"]
     assert page["total"] >= 20
@@ -55,10 +63,7 @@ async def test_demo_orders_cover_every_status_and_several_brands(demo_database: 
 
 @pytest.mark.anyio
 async def test_demo_menus_route_every_demo_plu_to_one_of_several_stations(demo_database: tuple[str, str]) -> None:
-    url, key = demo_database
-    app = create_app(Settings(database_url=url))
-    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        http.headers["Authorization"] = f"Bearer {key}"
+    async with demo_api(*demo_database) as http:
         stations = [s["name"] for s in (await http.get("/api/stations")).json()]
         orders = (await http.get("/api/orders", params={"limit": 200})).json()["items"]
         menus = {o["brandId"]: (await http.get(f"/api/brands/{o['brandId']}/menu")).json() for o in orders}
