@@ -23,9 +23,9 @@ from kitchen.analytics.figures import AnalyticsQueries
 from kitchen.analytics.tuning import tune_postgresql
 from kitchen.analytics.views import PRESETS, gather_figures, panels_context, period_of, read_filter
 from kitchen.app import settle_garbage_collector
-from kitchen.board.render import BoardRenderer
 from kitchen.db import create_engine
 from kitchen.orders.models import Order
+from kitchen.pages import create_environment
 from kitchen.settings import Settings
 
 TARGET_MS = 1000
@@ -37,7 +37,7 @@ async def main(database: str, runs: int) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
         end_of_data = (await session.scalar(select(func.max(Order.created_at)))) or datetime.now(UTC)
-    renderer = BoardRenderer(settings, lambda: end_of_data)
+    page = create_environment().get_template("dashboard/page.html")  # the app's one environment
     settle_garbage_collector()  # as the server does at start-up
     print(f"{database}: clock at {end_of_data:%Y-%m-%d %H:%M} UTC; median of {runs} runs after one warm-up")
     print(f"{'range':12} {'median':>8} {'slowest':>8}  target")
@@ -51,8 +51,7 @@ async def main(database: str, runs: int) -> None:
                 )
                 chosen = read_filter(preset, None, None, [], settings, end_of_data)
                 figures = await gather_figures(analytics, period_of(analytics, chosen, settings))
-            renderer.page(
-                "dashboard/page.html",
+            page.render(
                 chosen=chosen,
                 csrf_token="t",
                 presets=PRESETS,
