@@ -11,6 +11,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from kitchen.brands.service import BrandService
 from kitchen.db import create_engine
 from kitchen.menu.schemas import MenuEntry
 from kitchen.menu.service import MenuService
+from kitchen.orders.lines import Modifier
 from kitchen.orders.models import EventSource, Order
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, NewItem, NewOrder
@@ -122,20 +124,37 @@ def _customers(rng: random.Random, count: int) -> list[tuple[str, str, str]]:
     return people
 
 
+# What real orders carry besides PLUs, given to some demo orders by their number (no random draw:
+# the rest of the demo stays as it was): modifiers, a cook's note, an allergy.
+_EXTRAS: tuple[dict[str, Any], ...] = (
+    {"modifiers": [Modifier(name="No onions"), Modifier(name="Extra cheese", plu="MOD-CHEESE", quantity=2)]},
+    {"note": "well done, sauce on the side"},
+    {},
+    {"allergens": ["sesame"], "note": "sesame allergy: clean board please"},
+    {},
+)
+
+
 def _new_order(rng: random.Random, brand: DemoBrand, customer: tuple[str, str, str], at: datetime) -> NewOrder:
     account, name, phone = customer
     dishes = rng.sample(brand.menu, k=rng.choice((1, 2, 2, 3, 3, 3, 4)))
+    number = rng.randrange(10**7, 10**8)
+    extras = _EXTRAS[number % len(_EXTRAS)]
+    items = [NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish, _, _ in dishes]
+    items[0] = NewItem(plu=items[0].plu, name=items[0].name, quantity=items[0].quantity, **extras)
     return NewOrder(
         account=account,
         brand_id=brand.id,
-        channel_order_id=f"{rng.choice(('WOLT', 'FOOD', 'UBER'))}-{rng.randrange(10**7, 10**8)}",
+        channel_order_id=f"{rng.choice(('WOLT', 'FOOD', 'UBER'))}-{number}",
         customer=Customer(name=name, phone_number=phone),
         delivery_address=DeliveryAddress(
             street=f"{rng.choice(STREETS)} {rng.randrange(1, 60)}", city="Helsinki", postal_code="00100"
         ),
         pickup_time=at + timedelta(minutes=rng.choice((15, 20, 20, 25, 30))),
         created=at - timedelta(seconds=rng.randrange(5, 40)),
-        items=[NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish, _, _ in dishes],
+        items=items,
+        note="Allergy: peanuts. Leave at the door." if number % 11 == 0 else None,
+        allergens=["peanut"] if number % 11 == 0 else [],
     )
 
 

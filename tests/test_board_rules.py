@@ -42,6 +42,8 @@ def an_order(**fields: object) -> OrderRecord:
         "cancel_acknowledged_at": None,
         "created_at": NOW,
         "updated_at": NOW,
+        "note": None,
+        "allergens": [],
     }
     values.update(fields)
     return OrderRecord(**values)  # type: ignore[arg-type]  # test data, checked by the dataclass

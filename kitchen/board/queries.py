@@ -12,8 +12,8 @@ from kitchen.board.rules import on_board_in_sql, position
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.orders.models import Order, OrderItem
-from kitchen.orders.read import ORDER_COLUMNS, order_record
-from kitchen.orders.records import ItemRecord, OrderRecord
+from kitchen.orders.read import ORDER_COLUMNS, item_record, order_record
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import ItemStatus, OrderStatus
 
 MAX_TICKETS = 500
@@ -33,6 +33,9 @@ TICKET_ITEM_COLUMNS = (
     OrderItem.name,
     OrderItem.quantity,
     OrderItem.status,
+    OrderItem.note,
+    OrderItem.modifiers,
+    OrderItem.allergens,
 )
 
 
@@ -51,14 +54,13 @@ async def board_orders(session: AsyncSession, station: Station, now: datetime) -
         statement = statement.where(Order.brand_id.in_(station.brand_ids))
     orders = {row.id: order_record(row) for row in (await session.execute(statement)).all()}
     if orders:
-        for order_id, item_id, plu, name, quantity, status in await session.execute(
-            select(
-                OrderItem.order_id, OrderItem.id, OrderItem.plu, OrderItem.name, OrderItem.quantity, OrderItem.status
-            )
+        for order_id, *columns in await session.execute(
+            select(OrderItem.order_id, *TICKET_ITEM_COLUMNS[1:])
             .where(OrderItem.order_id.in_(orders))
             .order_by(OrderItem.id)
         ):
-            orders[order_id].items.append(ItemRecord(item_id, plu, name, quantity, status))
+            items = orders[order_id].items
+            items.append(item_record(len(items) + 1, *columns))
     return sorted(orders.values(), key=position)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +47,27 @@ class ItemLine:
     status: str
     next_status: str | None
     advance_url: str
+    note: str | None = None
+    modifiers: tuple[str, ...] = ()  # "2x Extra cheese", indented under the item, in the order sent
+    allergy: str | None = None  # "ALLERGY: sesame, gluten": the red band's text
+
+
+# A note that names an allergen is an allergy note whatever the channel put in `allergens`:
+# channels often send "allergy: sesame" as free text. The EU's 14 declared allergens, and "allerg".
+_ALLERGY_WORDS = re.compile(
+    r"allerg|celery|gluten|wheat|crustacean|shellfish|egg|fish|lupin|milk|dairy|lactose|mollusc|mustard|"
+    r"nut|peanut|sesame|soy|sulphite|sulfite",
+    re.IGNORECASE,
+)
+
+
+def allergy_band(allergens: Sequence[str], note: str | None) -> str | None:
+    """The text of the red ALLERGY band for these allergens and note, or None when neither warns."""
+    if allergens:
+        return "ALLERGY: " + ", ".join(allergens)
+    if note and _ALLERGY_WORDS.search(note):
+        return "ALLERGY: see note"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +92,8 @@ class TicketView:
     undo_until: str | None
     message: str | None
     undo_url: str = ""  # carries the version the undo is for: an undo sent twice undoes once
+    note: str | None = None  # the order's note, at the top of the ticket
+    allergy: str | None = None  # the header's band: the order's allergens, and any line's
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +120,13 @@ def text_colour_on(background: str) -> str:
 
     luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
     return "#000000" if luminance > 0.179 else "#ffffff"
+
+
+def _ticket_allergy(order: OrderRecord) -> str | None:
+    """The header's band: every allergen of the order and its lines, or a note that warns."""
+    allergens = list(dict.fromkeys([*order.allergens, *(a for item in order.items for a in item.allergens)]))
+    notes = " ".join(note for note in (order.note, *(item.note for item in order.items)) if note)
+    return allergy_band(allergens, notes)
 
 
 class BoardRenderer:
@@ -177,9 +208,16 @@ class BoardRenderer:
                     next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
                     # The status the cook sees travels with the tap: a tap sent twice advances once.
                     advance_url=f"{url}/items/{quote(item.plu, safe='')}/advance?from={item.status}",
+                    note=item.note,
+                    modifiers=tuple(
+                        f"{m.quantity}\u00d7 {m.name}" if m.quantity > 1 else m.name for m in item.modifiers
+                    ),
+                    allergy=allergy_band(item.allergens, item.note),
                 )
                 for item in order.items
             ],
+            note=order.note,
+            allergy=_ticket_allergy(order),
             undo_until=undo_until,
             undo_url=f"{url}/undo?version={order.version}",
             message=message,

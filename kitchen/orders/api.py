@@ -17,7 +17,7 @@ from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES
 from kitchen.fields import FieldError
 from kitchen.orders.models import EventSource
-from kitchen.orders.read import order_view
+from kitchen.orders.read import from_orm, order_view
 from kitchen.orders.schemas import (
     NewOrder,
     OrderPage,
@@ -126,7 +126,7 @@ class OrderController(Controller):
                 offset=offset,
             )
         )
-        return OrderPage(items=[order_view(o) for o in page], total=total, limit=limit, offset=offset)
+        return OrderPage(items=[order_view(from_orm(o)) for o in page], total=total, limit=limit, offset=offset)
 
     @get("/{order_id:str}", summary="One order with its items and history", responses=ERROR_RESPONSES(404))
     async def get_order(self, orders: NamedDependency[OrderService], order_id: FromPath[str]) -> OrderView:

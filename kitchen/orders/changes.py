@@ -204,6 +204,8 @@ def plan_new_order(new: NewOrder, payload_hash: str, now: datetime, source: str,
         cancel_acknowledged_at=None,
         created_at=now,
         updated_at=now,
+        note=new.note,
+        allergens=list(new.allergens),
     )
     # History is kept in the order it was written: the channel's reports first, oldest first
     # as the channel timed them, then our RECEIVED, the stream's first server-stamped stay.
@@ -212,8 +214,18 @@ def plan_new_order(new: NewOrder, payload_hash: str, now: datetime, source: str,
     ]
     events.append((OrderStatus.RECEIVED, now, source, actor))
     order.history = [EventRecord(None, status, at, None, by, who) for status, at, by, who in events]
-    for new_item in new.items:
-        item = ItemRecord(0, new_item.plu, new_item.name, new_item.quantity, ItemStatus.ORDERED)
+    for line, new_item in enumerate(new.items, start=1):
+        item = ItemRecord(
+            0,
+            new_item.plu,
+            new_item.name,
+            new_item.quantity,
+            ItemStatus.ORDERED,
+            line,
+            new_item.note,
+            list(new_item.modifiers),
+            list(new_item.allergens),
+        )
         item.history.append(EventRecord(None, ItemStatus.ORDERED, now, None, source, actor))
         order.items.append(item)
     summaries = SummaryWriter()

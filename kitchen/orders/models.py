@@ -8,7 +8,7 @@ from enum import StrEnum
 from advanced_alchemy.base import DefaultBase, IdentityBase
 from advanced_alchemy.mixins import AuditColumns
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 ID_LENGTH = 64
@@ -94,6 +94,9 @@ class Order(DefaultBase, AuditColumns):
     last_change_source: Mapped[str | None] = mapped_column(String(STATUS_LENGTH))
     # A cancelled order stays on the boards, struck through, until a cook acknowledges it.
     cancel_acknowledged_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # The channel's note for the whole order, and its allergens as a JSON list (orders/lines.py).
+    note: Mapped[str | None] = mapped_column(Text)
+    allergens: Mapped[str | None] = mapped_column(Text)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan", lazy="raise"
@@ -112,6 +115,10 @@ class OrderItem(IdentityBase):
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    # As the channel sent them; modifiers and allergens are JSON lists (orders/lines.py).
+    note: Mapped[str | None] = mapped_column(Text)
+    modifiers: Mapped[str | None] = mapped_column(Text)
+    allergens: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="items", lazy="raise")
     history: Mapped[list[ItemStatusEvent]] = relationship(

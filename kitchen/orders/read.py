@@ -11,12 +11,13 @@ the order in one statement on PostgreSQL (`lock_order`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+import msgspec
 from sqlalchemy import Integer, and_, bindparam, cast, literal_column, null, or_, select, union_all
 
 from kitchen.db import DriverStatement
+from kitchen.orders.lines import decode_modifiers, decode_strings, encode_list
 from kitchen.orders.models import ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.records import EventRecord, ItemRecord, OrderRecord
 from kitchen.orders.schemas import Customer, DeliveryAddress, HistoryEntry, ItemView, OrderView
@@ -40,6 +41,8 @@ ORDER_COLUMNS = (
     Order.cancel_acknowledged_at,
     Order.created_at,
     Order.updated_at,
+    Order.note,
+    Order.allergens,
 )
 
 ORDER_ROW = select(*ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
@@ -61,6 +64,9 @@ PARTS = union_all(
         cast(null(), _TIME).label("ended_at"),
         OrderItem.status.label("source"),  # unused for items; any string column
         OrderItem.status.label("actor"),
+        OrderItem.note,
+        OrderItem.modifiers,
+        OrderItem.allergens,
     ).where(OrderItem.order_id == bindparam("order_id")),
     select(
         literal_column(str(ORDER_EVENT), Integer),
@@ -74,6 +80,9 @@ PARTS = union_all(
         OrderStatusEvent.ended_at,
         OrderStatusEvent.source,
         OrderStatusEvent.actor,
+        null(),
+        null(),
+        null(),
     ).where(OrderStatusEvent.order_id == bindparam("order_id")),
     select(
         literal_column(str(ITEM_EVENT), Integer),
@@ -87,6 +96,9 @@ PARTS = union_all(
         ItemStatusEvent.ended_at,
         ItemStatusEvent.source,
         ItemStatusEvent.actor,
+        null(),
+        null(),
+        null(),
     ).where(ItemStatusEvent.order_id == bindparam("order_id")),
 ).subquery()
 # Items in the order they were sent; each history in the order it was written (by id), which the
@@ -110,21 +122,52 @@ NEW_ORDER_FIELDS = tuple(
 
 def new_order_values(order: OrderRecord) -> dict[str, Any]:
     """The new order's row, by column name."""
-    return {name: getattr(order, name) for name in NEW_ORDER_FIELDS}
+    return {name: getattr(order, name) for name in NEW_ORDER_FIELDS} | {"allergens": encode_list(order.allergens)}
+
+
+def item_values(item: ItemRecord) -> dict[str, Any]:
+    """A new item's columns as stored, by column name (besides its order, status and id)."""
+    return {
+        "plu": item.plu,
+        "name": item.name,
+        "quantity": item.quantity,
+        "note": item.note,
+        "modifiers": encode_list([msgspec.to_builtins(modifier) for modifier in item.modifiers]),
+        "allergens": encode_list(item.allergens),
+    }
 
 
 def order_record(row: Sequence[Any]) -> OrderRecord:
-    """An order's row (the columns of `ORDER_ROW`, in order) without its items and history yet."""
-    return OrderRecord(*row)
+    """An order's row (the columns of `ORDER_COLUMNS`, in order) without its items and history yet."""
+    values = list(row)
+    values[-1] = decode_strings(values[-1])  # allergens, the last column, are stored as JSON text
+    return OrderRecord(*values)
+
+
+def item_record(
+    line: int,
+    item_id: int,
+    plu: str,
+    name: str,
+    quantity: int,
+    status: str,
+    note: str | None,
+    modifiers: str | None,
+    allergens: str | None,
+) -> ItemRecord:
+    """An item from its stored columns (modifiers and allergens as stored JSON text)."""
+    return ItemRecord(
+        item_id, plu, name, quantity, status, line, note, decode_modifiers(modifiers), decode_strings(allergens)
+    )
 
 
 def add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
     """Fill in the order's items and both history streams from rows of `ORDER_PARTS`."""
     items: dict[int, ItemRecord] = {}
     order.history = []
-    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor in rows:
+    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor, *details in rows:
         if kind == ITEM:
-            items[row_id] = ItemRecord(row_id, plu, name, quantity, status)
+            items[row_id] = item_record(len(items) + 1, row_id, plu, name, quantity, status, *details)
         elif kind == ORDER_EVENT:
             order.history.append(EventRecord(row_id, status, at, ended_at, source, actor))
         elif kind == ITEM_EVENT:
@@ -133,72 +176,30 @@ def add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
     return order
 
 
-class EventFields(Protocol):
-    @property
-    def status(self) -> str: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def actor(self) -> str | None: ...
+def _events(events: Iterable[OrderStatusEvent] | Iterable[ItemStatusEvent]) -> list[EventRecord]:
+    return [EventRecord(e.id, e.status, e.at, e.ended_at, e.source, e.actor) for e in events]
 
 
-class ItemFields(Protocol):
-    @property
-    def plu(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def history(self) -> Sequence[EventFields]: ...
+def from_orm(order: Order) -> OrderRecord:
+    """The record of an ORM order loaded with its items and histories (the list endpoint's rows)."""
+    record = order_record([getattr(order, column.key) for column in ORDER_COLUMNS])
+    record.items = [
+        item_record(
+            line, item.id, item.plu, item.name, item.quantity, item.status, item.note, item.modifiers, item.allergens
+        )
+        for line, item in enumerate(order.items, start=1)
+    ]
+    for item, orm_item in zip(record.items, order.items, strict=True):
+        item.history = _events(orm_item.history)
+    record.history = _events(order.history)
+    return record
 
 
-class OrderFields(Protocol):
-    """What a view needs of an order: an `OrderRecord` and an ORM `Order` both have it."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def account(self) -> str: ...
-    @property
-    def brand_id(self) -> str: ...
-    @property
-    def channel_order_id(self) -> str: ...
-    @property
-    def customer_name(self) -> str: ...
-    @property
-    def customer_phone(self) -> str | None: ...
-    @property
-    def delivery_street(self) -> str | None: ...
-    @property
-    def delivery_city(self) -> str | None: ...
-    @property
-    def delivery_postal_code(self) -> str | None: ...
-    @property
-    def pickup_time(self) -> datetime: ...
-    @property
-    def channel_created_at(self) -> datetime | None: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
-    @property
-    def items(self) -> Sequence[ItemFields]: ...
-    @property
-    def history(self) -> Sequence[EventFields]: ...
-
-
-def _history(events: Sequence[EventFields]) -> list[HistoryEntry]:
+def _history(events: Sequence[EventRecord]) -> list[HistoryEntry]:
     return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor) for e in events]
 
 
-def order_view(order: OrderFields) -> OrderView:
+def order_view(order: OrderRecord) -> OrderView:
     """The one place an order becomes its API shape (histories in the order they were written)."""
     has_address = any((order.delivery_street, order.delivery_city, order.delivery_postal_code))
     return OrderView(
@@ -217,15 +218,21 @@ def order_view(order: OrderFields) -> OrderView:
         status=order.status,
         items=[
             ItemView(
+                line=item.line,
                 plu=item.plu,
                 name=item.name,
                 quantity=item.quantity,
                 status=item.status,
                 status_history=_history(item.history),
+                note=item.note,
+                modifiers=list(item.modifiers),
+                allergens=list(item.allergens),
             )
             for item in order.items
         ],
         status_history=_history(order.history),
+        note=order.note,
+        allergens=list(order.allergens),
         created_at=order.created_at,
         updated_at=order.updated_at,
     )

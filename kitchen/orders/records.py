@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from kitchen.orders.lines import Modifier
+
 
 @dataclass(slots=True)
 class EventRecord:
@@ -31,6 +33,10 @@ class ItemRecord:
     name: str
     quantity: int
     status: str
+    line: int = 0  # 1-based position in the payload (items are stored, and read, in that order)
+    note: str | None = None
+    modifiers: list[Modifier] = field(default_factory=list)
+    allergens: list[str] = field(default_factory=list)
     history: list[EventRecord] = field(default_factory=list)  # in the order written
 
 
@@ -56,5 +62,7 @@ class OrderRecord:
     cancel_acknowledged_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    note: str | None
+    allergens: list[str]
     items: list[ItemRecord] = field(default_factory=list)
     history: list[EventRecord] = field(default_factory=list)  # in the order written

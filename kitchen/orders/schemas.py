@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
+from kitchen.orders.lines import Allergens, Modifier, Modifiers, Note
 from kitchen.orders.models import ID_LENGTH
 from kitchen.orders.status import UnknownStatus, parse_item_status, parse_order_status
 
@@ -49,6 +50,9 @@ class NewItem(Struct, rename="camel", kw_only=True):
     name: Name
     quantity: Quantity
     status: FirstStatus | None = None
+    note: Note | None = None
+    modifiers: Modifiers = msgspec.field(default_factory=list)
+    allergens: Allergens = msgspec.field(default_factory=list)
 
 
 class ReportedStatus(Struct, rename="camel", kw_only=True):
@@ -72,6 +76,8 @@ class NewOrder(Struct, rename="camel", kw_only=True):
     items: Annotated[list[NewItem], Meta(min_length=1, max_length=MAX_ITEMS)]
     status: FirstStatus | None = None
     status_history: Annotated[list[ReportedStatus], Meta(max_length=MAX_HISTORY)] = msgspec.field(default_factory=list)
+    note: Note | None = None
+    allergens: Allergens = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Each message starts with the field it concerns; errors.py turns that into `field`.
@@ -105,11 +111,15 @@ class HistoryEntry(Struct, rename="camel", kw_only=True):
 
 
 class ItemView(Struct, rename="camel", kw_only=True):
+    line: int  # 1-based position in the payload, stable for the order's life
     plu: str
     name: str
     quantity: int
     status: str
     status_history: list[HistoryEntry]
+    note: str | None
+    modifiers: list[Modifier]
+    allergens: list[str]
 
 
 class OrderView(Struct, rename="camel", kw_only=True):
@@ -124,6 +134,8 @@ class OrderView(Struct, rename="camel", kw_only=True):
     status: str
     items: list[ItemView]
     status_history: list[HistoryEntry]
+    note: str | None
+    allergens: list[str]
     created_at: datetime
     updated_at: datetime
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from kitchen.clock import Clock, system_clock
 from kitchen.orders import read
 from kitchen.orders.changes import acknowledged, change_stamp, plan_new_order, plan_writes
+from kitchen.orders.lines import payload_hash_text
 from kitchen.orders.models import EventSource, Order, OrderItem
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.schemas import NewOrder, OrderView
@@ -186,7 +187,7 @@ class OrderService:
         Returns the order and whether it was created. The same id or (brandId, channelOrderId)
         with other content raises DuplicateOrderConflict; nothing is written then.
         """
-        payload_hash = hashlib.sha256(msgspec.json.encode(new)).hexdigest()
+        payload_hash = hashlib.sha256(payload_hash_text(msgspec.to_builtins(new))).hexdigest()
         existing = await self._find_same(new, payload_hash)
         if existing is not None:
             return existing, False

@@ -20,7 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kitchen.db import DriverStatement
 from kitchen.orders.changes import NewOrderChange, StatusChange
 from kitchen.orders.models import Order
-from kitchen.orders.read import ORDER_COLUMNS, ORDER_PARTS, PARTS, SAME_ORDER, add_parts, new_order_values, order_record
+from kitchen.orders.read import (
+    ORDER_COLUMNS,
+    ORDER_PARTS,
+    PARTS,
+    SAME_ORDER,
+    add_parts,
+    item_values,
+    new_order_values,
+    order_record,
+)
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.stores import Notice
 from kitchen.orders.summaries.rows import SummaryRows
@@ -127,15 +136,16 @@ _PG_NEW_ORDER = DriverStatement(
 WITH new_order AS (
     INSERT INTO orders (id, account, brand_id, channel_order_id, customer_name, customer_phone, delivery_street,
                         delivery_city, delivery_postal_code, pickup_time, channel_created_at, status, version,
-                        payload_hash, created_at, updated_at)
+                        payload_hash, created_at, updated_at, note, allergens)
     VALUES (:order_id, :account, :brand_id, :channel_order_id, :customer_name, :customer_phone, :delivery_street,
             :delivery_city, :delivery_postal_code, :pickup_time, :channel_created_at, :status, :version,
-            :payload_hash, :created_at, :updated_at)
+            :payload_hash, :created_at, :updated_at, :note, :allergens)
 ), items AS (
-    INSERT INTO order_items (order_id, plu, name, quantity, status)
-    SELECT :order_id, new.plu, new.name, new.quantity, :item_status
-    FROM unnest(CAST(:plus AS VARCHAR[]), CAST(:names AS VARCHAR[]), CAST(:quantities AS INTEGER[]))
-         WITH ORDINALITY AS new(plu, name, quantity, n)
+    INSERT INTO order_items (order_id, plu, name, quantity, status, note, modifiers, allergens)
+    SELECT :order_id, new.plu, new.name, new.quantity, :item_status, new.note, new.modifiers, new.allergens
+    FROM unnest(CAST(:plus AS VARCHAR[]), CAST(:names AS VARCHAR[]), CAST(:quantities AS INTEGER[]),
+                CAST(:notes AS TEXT[]), CAST(:modifiers AS TEXT[]), CAST(:allergens_lists AS TEXT[]))
+         WITH ORDINALITY AS new(plu, name, quantity, note, modifiers, allergens, n)
     ORDER BY new.n
     RETURNING id, plu
 ), item_events AS (
@@ -203,6 +213,14 @@ def _part_rows(arrays: Sequence[Any]) -> Iterable[Sequence[Any]]:
     return zip(*arrays, strict=True) if arrays[0] is not None else ()
 
 
+def _item_arrays(order: OrderRecord) -> dict[str, list[Any]]:
+    """The new order's items as one array per column, named as in `_PG_NEW_ORDER`."""
+    items = [item_values(item) for item in order.items]
+    names = {"plus": "plu", "names": "name", "quantities": "quantity", "notes": "note", "modifiers": "modifiers"}
+    arrays = {array: [item[column] for item in items] for array, column in names.items()}
+    return arrays | {"allergens_lists": [item["allergens"] for item in items]}
+
+
 def _notice_params(notice: Notice | None) -> dict[str, Any]:
     channel, message = notice or ("", "")
     return {"channel": channel, "message": message, "notify": notice is not None}
@@ -247,9 +265,7 @@ class PostgresStore:
                 "item_status": new.item_status,
                 "source": new.source,
                 "actor": new.actor,
-                "plus": [item.plu for item in order.items],
-                "names": [item.name for item in order.items],
-                "quantities": [item.quantity for item in order.items],
+                **_item_arrays(order),
                 "event_statuses": [status for status, _, _, _ in new.order_events],
                 "event_ats": [at for _, at, _, _ in new.order_events],
                 "event_sources": [source for _, _, source, _ in new.order_events],

@@ -18,6 +18,7 @@ from kitchen.orders.read import (
     ORDER_ROW,
     SAME_ORDER,
     add_parts,
+    item_values,
     new_order_values,
     order_record,
 )
@@ -88,9 +89,7 @@ class SQLiteStore:
         await conn.execute(insert(Order).values(id=order.id, **new_order_values(order)))
         item_ids: dict[str, int] = {}
         for item in order.items:  # one by one: the ids follow the order the channel sent the items in
-            inserted = insert(OrderItem).values(
-                order_id=order.id, plu=item.plu, name=item.name, quantity=item.quantity, status=new.item_status
-            )
+            inserted = insert(OrderItem).values(order_id=order.id, status=new.item_status, **item_values(item))
             item_ids[item.plu] = (await conn.execute(inserted.returning(OrderItem.id))).scalar_one()
         item_event = {"order_id": order.id, "status": new.item_status, "at": order.created_at}
         await conn.execute(
