@@ -142,6 +142,9 @@ def _new_order(rng: random.Random, brand: DemoBrand, customer: tuple[str, str, s
     extras = _EXTRAS[number % len(_EXTRAS)]
     items = [NewItem(plu=plu, name=dish, quantity=rng.choice((1, 1, 1, 2, 3))) for plu, dish, _, _ in dishes]
     items[0] = NewItem(plu=items[0].plu, name=items[0].name, quantity=items[0].quantity, **extras)
+    if number % 7 == 3:
+        # The same dish again on a line of its own, made another way: two burgers, one plain.
+        items.append(NewItem(plu=items[0].plu, name=items[0].name, quantity=1, modifiers=[Modifier(name="Plain")]))
     return NewOrder(
         account=account,
         brand_id=brand.id,
@@ -162,20 +165,20 @@ async def _cook(
     orders: OrderService, clock: ScriptedClock, rng: random.Random, order: OrderRecord, until: OrderStatus
 ) -> None:
     """Walk an order through the kitchen to `until`, moving the clock as a cook would take."""
-    plus = [item.plu for item in order.items]
+    lines = [item.line for item in order.items]
     if until is OrderStatus.RECEIVED:
         return
     if until is OrderStatus.CANCELLED:
         clock.advance(rng, 30, 300)
         await orders.set_order_status(order.id, OrderStatus.CANCELLED, EventSource.DEMO)
         return
-    for plu in plus:
+    for line in lines:
         clock.advance(rng, 20, 150)
-        await orders.set_item_status(order.id, plu, ItemStatus.PREPARING, EventSource.DEMO)
-    finished = plus if until is not OrderStatus.PREPARING else plus[: len(plus) // 2]
-    for plu in finished:
+        await orders.set_line_status(order.id, line, ItemStatus.PREPARING, EventSource.DEMO)
+    finished = lines if until is not OrderStatus.PREPARING else lines[: len(lines) // 2]
+    for line in finished:
         clock.advance(rng, 120, 720)
-        await orders.set_item_status(order.id, plu, ItemStatus.READY, EventSource.DEMO)
+        await orders.set_line_status(order.id, line, ItemStatus.READY, EventSource.DEMO)
     if until is OrderStatus.PICKED_UP:
         clock.advance(rng, 30, 600)
         await orders.set_order_status(order.id, OrderStatus.PICKED_UP, EventSource.DEMO)

@@ -1,7 +1,8 @@
 """One JSON error shape for every failure, and the one place domain errors become HTTP.
 
 Every error body is `{"status", "code", "detail"}` plus `field` when one input is at fault,
-and the current and requested status when a transition is refused.
+the current and requested status when a transition is refused, and the lines a PLU is on when
+it names more than one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kitchen.db import RETRY_AFTER_SECONDS, is_database_unavailable
 from kitchen.fields import FieldError
 from kitchen.gate import RequestRefused
 from kitchen.http import MalformedJSON
-from kitchen.orders.service import DuplicateOrderConflict, ItemNotFound, OrderNotFound
+from kitchen.orders.service import AmbiguousPlu, DuplicateOrderConflict, ItemNotFound, LineNotFound, OrderNotFound
 from kitchen.orders.status import TransitionNotAllowed, UnknownStatus
 from kitchen.pages import page
 
@@ -36,14 +37,16 @@ class ErrorBody(Struct, rename="camel", omit_defaults=True, kw_only=True):
     field: str | None = None
     current_status: str | None = None
     requested_status: str | None = None
+    lines: list[int] | None = None
 
 
 _DESCRIPTIONS = {
     401: "No valid API key: send 'Authorization: Bearer <key>'",
     400: "Malformed request: unreadable JSON, a query parameter of the wrong type, or a control character"
     " (NUL, newline, ...) in the path or the query",
-    404: "No such order, or no item with that PLU in it",
-    409: "The status rules forbid the change, or the order exists with other content",
+    404: "No such order, or no such item (PLU) or line in it",
+    409: "The status rules forbid the change, the order exists with other content, or the PLU is on"
+    " several lines of the order (`ambiguous_plu`, with the `lines`)",
     413: "Request body larger than KITCHEN_MAX_BODY_BYTES",
     422: "The body parsed but a field is missing, of the wrong type or out of range",
     503: "The database cannot be reached",
@@ -59,7 +62,8 @@ def ERROR_RESPONSES(*codes: int) -> dict[int, ResponseSpec]:  # noqa: N802  # re
     }
 
 
-def error_response(status: int, code: str, detail: str, **extra: str | None) -> Response[ErrorBody]:
+def error_response(status: int, code: str, detail: str, **extra: Any) -> Response[ErrorBody]:
+    """The error body; `extra` are ErrorBody's optional fields (field, lines, ...)."""
     return Response(
         ErrorBody(status=status, code=code, detail=detail, **extra),
         status_code=status,
@@ -129,7 +133,7 @@ def on_transition_refused(_: Request[Any, Any, Any], exc: TransitionNotAllowed) 
         str(exc),
         current_status=exc.current,
         requested_status=exc.requested,
-        field=f"items[{exc.plu}].status" if exc.plu else "status",
+        field=f"items[{exc.line - 1}].status" if exc.line is not None else "status",
     )
 
 
@@ -149,6 +153,14 @@ def on_order_not_found(_: Request[Any, Any, Any], exc: OrderNotFound) -> Respons
 
 def on_item_not_found(_: Request[Any, Any, Any], exc: ItemNotFound) -> Response[ErrorBody]:
     return error_response(404, "item_not_found", str(exc), field="plu")
+
+
+def on_line_not_found(_: Request[Any, Any, Any], exc: LineNotFound) -> Response[ErrorBody]:
+    return error_response(404, "line_not_found", str(exc), field="line")
+
+
+def on_ambiguous_plu(_: Request[Any, Any, Any], exc: AmbiguousPlu) -> Response[ErrorBody]:
+    return error_response(409, "ambiguous_plu", str(exc), field="plu", lines=exc.lines)
 
 
 def on_duplicate_order(_: Request[Any, Any, Any], exc: DuplicateOrderConflict) -> Response[ErrorBody]:
@@ -179,6 +191,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     FieldError: on_field_error,
     OrderNotFound: on_order_not_found,
     ItemNotFound: on_item_not_found,
+    LineNotFound: on_line_not_found,
+    AmbiguousPlu: on_ambiguous_plu,
     DuplicateOrderConflict: on_duplicate_order,
     Exception: on_unexpected_error,
 }

@@ -57,7 +57,7 @@ async def test_an_anonymous_csrf_cookie_does_not_work_on_a_tablet(
     order = await create_order(client)
     anonymous = generate_csrf_token(app.state.settings.secret_key)  # what any visitor of /login gets
     tablet.cookies.set(CSRF_COOKIE, anonymous)
-    refused = await tablet.post(f"/board/orders/{order['id']}/items/BB-1/advance", headers={"x-csrftoken": anonymous})
+    refused = await tablet.post(f"/board/orders/{order['id']}/lines/1/advance", headers={"x-csrftoken": anonymous})
     assert refused.status_code == 403
     assert (await client.get(f"/api/orders/{order['id']}")).json()["items"][0]["status"] == "ORDERED"
 

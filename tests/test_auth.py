@@ -110,7 +110,7 @@ async def test_dashboard_sends_a_stranger_to_sign_in(app: Litestar, client: http
 async def test_a_tablet_may_use_boards_and_nothing_else(tablet: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
     order = await create_order(client)
     assert (await tablet.get("/board")).status_code == 200
-    assert (await tablet.post(f"/board/orders/{order['id']}/items/BB-1/advance")).status_code == 200
+    assert (await tablet.post(f"/board/orders/{order['id']}/lines/1/advance")).status_code == 200
     assert (await tablet.get("/dashboard", headers={"Accept": "text/html"})).status_code == 403
     assert (await tablet.get("/manage/", headers={"Accept": "text/html"})).status_code == 403
     assert (await tablet.post("/manage/api-keys", data={"name": "sneaky"})).status_code == 403

@@ -24,8 +24,8 @@ async def tap(client: httpx.AsyncClient, order_id: str, action: str) -> httpx.Re
     return await client.post(f"/board/orders/{order_id}/{action}", headers={"HX-Request": "true"})
 
 
-async def tap_item(client: httpx.AsyncClient, order_id: str, plu: str) -> httpx.Response:
-    return await tap(client, order_id, f"items/{plu}/advance")
+async def tap_item(client: httpx.AsyncClient, order_id: str, line: int) -> httpx.Response:
+    return await tap(client, order_id, f"lines/{line}/advance")
 
 
 async def get_order(client: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
@@ -89,11 +89,11 @@ async def test_tapping_an_item_moves_it_one_step(
     client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     order = await create_order(client)
-    first = await tap_item(tablet, order["id"], "BB-1")
+    first = await tap_item(tablet, order["id"], 1)
     assert first.status_code == 200
     assert "status-PREPARING" in first.text
     clock.advance(30)
-    second = await tap_item(tablet, order["id"], "BB-1")
+    second = await tap_item(tablet, order["id"], 1)
     assert "status-READY" in second.text
     burger = item(await get_order(client, order["id"]), "BB-1")
     assert statuses(burger["statusHistory"]) == ["ORDERED", "PREPARING", "READY"]
@@ -110,10 +110,10 @@ async def test_tapping_a_ready_item_is_refused_on_the_ticket(
     client: httpx.AsyncClient, tablet: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     order = await create_order(client)
-    await tap_item(tablet, order["id"], "BB-1")
-    await tap_item(tablet, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], 1)
+    await tap_item(tablet, order["id"], 1)
     before = await row_counts(engine)
-    refused = await tap_item(tablet, order["id"], "BB-1")
+    refused = await tap_item(tablet, order["id"], 1)
     assert refused.status_code == 409
     assert 'class="ticket-message" role="alert"' in refused.text
     assert "already ready" in refused.text
@@ -164,7 +164,7 @@ async def test_undo_puts_a_bump_back_exactly(
     client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     order = await create_order(client)
-    await tap_item(tablet, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], 1)
     clock.advance(20)
     await tap(tablet, order["id"], "bump")
     clock.advance(25)
@@ -186,7 +186,7 @@ async def test_undo_offer_lasts_the_window_then_closes(
     client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     order = await create_order(client)
-    tapped = await tap_item(tablet, order["id"], "BB-1")
+    tapped = await tap_item(tablet, order["id"], 1)
     assert "data-undo-until" in tapped.text
     clock.advance(61)
     assert "data-undo-until" not in (await tablet.get("/board")).text
@@ -200,7 +200,7 @@ async def test_undo_within_thirty_seconds_works(
     client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     order = await create_order(client)
-    await tap_item(tablet, order["id"], "BB-1")
+    await tap_item(tablet, order["id"], 1)
     clock.advance(30)
     assert (await tap(tablet, order["id"], "undo")).status_code == 200
     assert item(await get_order(client, order["id"]), "BB-1")["status"] == "ORDERED"
@@ -233,8 +233,8 @@ async def test_all_day_sums_what_is_not_ready_for_the_station(
     first = await create_order(client)  # BB-1 x1, BB-2 x2, BB-3 x1
     await create_order(client, items=[{"plu": "BB-2", "name": "Fries", "quantity": 3}])
     await create_order(client, brandId="brand-other", items=[{"plu": "BB-2", "name": "Fries", "quantity": 5}])
-    await tap_item(tablet, first["id"], "BB-3")
-    await tap_item(tablet, first["id"], "BB-3")  # ready: no longer counted
+    await tap_item(tablet, first["id"], 3)
+    await tap_item(tablet, first["id"], 3)  # ready: no longer counted
     page = (await tablet.get("/board", params={"brand": "brand-burgers"})).text
     all_day = page.split('id="all-day"', 1)[1]
     rows = re.findall(r'<td class="qty">(\d+)</td><td class="name">([^<]+)</td><td class="plu">([^<]+)</td>', all_day)
@@ -301,7 +301,7 @@ async def test_two_boards_both_hear_one_change(
             assert ticket.event == "ticket"
             assert order["id"] in str(ticket.data)
             assert (await next_event(board)).event == "all-day"
-        await tap_item(tablet, order["id"], "BB-1")
+        await tap_item(tablet, order["id"], 1)
         for board in (first, second):
             ticket = await next_event(board)
             assert "status-PREPARING" in str(ticket.data)
@@ -349,13 +349,13 @@ async def test_a_finished_ticket_is_removed_from_every_board(app: Litestar, clie
 async def test_a_tap_sent_twice_advances_once(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:
     """A tablet that lost the answer sends its tap again: the item moves one step, not two."""
     order = await create_order(client)
-    tap = f"/board/orders/{order['id']}/items/BB-1/advance?from=ORDERED"
+    tap = f"/board/orders/{order['id']}/lines/1/advance?from=ORDERED"
     assert (await tablet.post(tap)).status_code == 200
     again = await tablet.post(tap)
     assert again.status_code == 200
     fetched = (await client.get(f"/api/orders/{order['id']}")).json()
     assert [e["status"] for e in fetched["items"][0]["statusHistory"]] == ["ORDERED", "PREPARING"]
-    assert "/items/BB-1/advance?from=PREPARING" in again.text, "the ticket offers the next step"
+    assert "/lines/1/advance?from=PREPARING" in again.text, "the ticket offers the next step"
 
 
 async def test_an_undo_sent_twice_undoes_once(client: httpx.AsyncClient, tablet: httpx.AsyncClient) -> None:

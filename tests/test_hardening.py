@@ -259,9 +259,9 @@ async def test_ids_and_plus_with_a_slash_are_reachable(client: httpx.AsyncClient
     assert (await client.get("/api/orders/ord%2Fslash1")).json()["id"] == "ord/slash1"
     changed = await set_item(client, "ord%2Fslash1", "PZ%2FHALF", "PREPARING")
     assert changed.status_code == 200, changed.text
-    tapped = await tablet.post("/board/orders/ord%2Fslash1/items/PZ%2FHALF/advance")
+    tapped = await tablet.post("/board/orders/ord%2Fslash1/lines/1/advance")
     assert tapped.status_code == 200, tapped.text
-    assert "/board/orders/ord%2Fslash1/items/PZ%2FHALF/advance" not in tapped.text  # READY: no further tap
+    assert "/board/orders/ord%2Fslash1/lines/1/advance" not in tapped.text  # READY: no further tap
     final = (await client.get("/api/orders/ord%2Fslash1")).json()
     assert [(i["plu"], i["status"]) for i in final["items"]] == [("PZ/HALF", "READY"), ("B", "ORDERED")]
     assert (await set_order(client, "ord%2Fslash1", "READY")).status_code == 200

@@ -43,6 +43,7 @@ async def test_openapi_documents_every_operation_and_its_errors(client: httpx.As
         ("get", "/api/orders/{order_id}"): {"200", "404"},
         ("patch", "/api/orders/{order_id}/status"): {"200", "404", "409", "422"},
         ("patch", "/api/orders/{order_id}/items/{plu}/status"): {"200", "404", "409", "422"},
+        ("patch", "/api/orders/{order_id}/lines/{line}/status"): {"200", "404", "409", "422"},
     }
     for (method, path), codes in operations.items():
         responses = schema["paths"][path][method]["responses"]

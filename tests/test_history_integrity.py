@@ -174,8 +174,8 @@ async def test_board_taps_undos_and_recalls_in_parallel(
         order_id = rng.choice(ids)
         action = rng.choice(["advance", "advance", "advance", "bump", "recall", "undo", "undo"])
         if action == "advance":
-            plu = rng.choice(["BB-1", "BB-2", "BB-3"])
-            taps.append(tablet.post(f"/board/orders/{order_id}/items/{plu}/advance"))
+            line = rng.choice([1, 2, 3])
+            taps.append(tablet.post(f"/board/orders/{order_id}/lines/{line}/advance"))
         else:
             taps.append(tablet.post(f"/board/orders/{order_id}/{action}"))
 

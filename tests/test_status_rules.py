@@ -26,7 +26,7 @@ O, P, R, C = ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY, ItemSta
 
 
 def ticket(status: OrderStatus, *items: ItemStatus) -> Ticket:
-    return Ticket(status=status, items={f"plu-{i}": s for i, s in enumerate(items)})
+    return Ticket(status=status, items=dict(enumerate(items, start=1)))
 
 
 @pytest.mark.parametrize(
@@ -54,25 +54,25 @@ def test_item_status_code_4_does_not_exist() -> None:
     [(O, P), (P, R), (R, P), (P, O), (O, C), (P, C), (R, C)],
 )
 def test_item_moves_one_step_or_is_cancelled(current: ItemStatus, requested: ItemStatus) -> None:
-    plan = plan_item_change(ticket(OrderStatus.PREPARING, current, P), "plu-0", requested)
-    assert plan.items == {"plu-0": requested}
+    plan = plan_item_change(ticket(OrderStatus.PREPARING, current, P), 1, requested)
+    assert plan.items == {1: requested}
 
 
 @pytest.mark.parametrize(("current", "requested"), [(O, R), (R, O), (C, O), (C, P), (C, R)])
 def test_item_cannot_skip_a_step_or_leave_cancelled(current: ItemStatus, requested: ItemStatus) -> None:
     with pytest.raises(TransitionNotAllowed) as refused:
-        plan_item_change(ticket(OrderStatus.PREPARING, current, P), "plu-0", requested)
+        plan_item_change(ticket(OrderStatus.PREPARING, current, P), 1, requested)
     assert (refused.value.current, refused.value.requested) == (current, requested)
 
 
 @pytest.mark.parametrize("final", sorted(FINAL_ORDER_STATUSES))
 def test_items_of_a_final_order_do_not_move(final: OrderStatus) -> None:
     with pytest.raises(TransitionNotAllowed):
-        plan_item_change(ticket(final, R, R), "plu-0", P)
+        plan_item_change(ticket(final, R, R), 1, P)
 
 
 def test_repeating_an_item_status_is_a_noop() -> None:
-    assert plan_item_change(ticket(OrderStatus.PREPARING, P, O), "plu-0", P).is_noop
+    assert plan_item_change(ticket(OrderStatus.PREPARING, P, O), 1, P).is_noop
 
 
 @pytest.mark.parametrize(
@@ -92,19 +92,19 @@ def test_order_status_follows_items(items: tuple[ItemStatus, ...], expected: Ord
 
 def test_start_moves_every_ordered_item_to_preparing() -> None:
     plan = plan_order_change(ticket(OrderStatus.RECEIVED, O, O), OrderStatus.PREPARING)
-    assert plan.items == {"plu-0": P, "plu-1": P}
+    assert plan.items == {1: P, 2: P}
     assert plan.order is OrderStatus.PREPARING
 
 
 def test_bump_completes_every_open_item() -> None:
     plan = plan_order_change(ticket(OrderStatus.PREPARING, O, P, R), OrderStatus.READY)
-    assert plan.items == {"plu-0": R, "plu-1": R}
+    assert plan.items == {1: R, 2: R}
     assert plan.order is OrderStatus.READY
 
 
 def test_recall_of_a_bumped_order_reopens_its_items() -> None:
     plan = plan_order_change(ticket(OrderStatus.READY, R, R), OrderStatus.PREPARING)
-    assert plan.items == {"plu-0": P, "plu-1": P}
+    assert plan.items == {1: P, 2: P}
     assert plan.order is OrderStatus.PREPARING
 
 
@@ -117,7 +117,7 @@ def test_pick_up_only_from_ready(current: OrderStatus) -> None:
 
 def test_cancel_cancels_open_items_and_keeps_ready_ones() -> None:
     plan = plan_order_change(ticket(OrderStatus.PREPARING, O, P, R), OrderStatus.CANCELLED)
-    assert plan.items == {"plu-0": C, "plu-1": C}
+    assert plan.items == {1: C, 2: C}
     assert plan.order is OrderStatus.CANCELLED
 
 
@@ -133,7 +133,7 @@ def test_final_statuses_are_final(final: OrderStatus, requested: OrderStatus) ->
 
 def test_back_to_received_only_while_nothing_is_ready() -> None:
     plan = plan_order_change(ticket(OrderStatus.PREPARING, P, O), OrderStatus.RECEIVED)
-    assert plan.items == {"plu-0": O}
+    assert plan.items == {1: O}
     with pytest.raises(TransitionNotAllowed):
         plan_order_change(ticket(OrderStatus.PREPARING, R, O), OrderStatus.RECEIVED)
 
@@ -146,10 +146,10 @@ item_statuses = st.lists(st.sampled_from(list(ItemStatus)), min_size=1, max_size
 def test_any_planned_order_change_leaves_a_consistent_ticket(
     final: OrderStatus | None, items: list[ItemStatus], requested: OrderStatus
 ) -> None:
-    by_plu = {f"p{i}": s for i, s in enumerate(items)}
+    by_line = dict(enumerate(items, start=1))
     # Start from a ticket the service could hold: a final status, or the one its items imply.
-    current = final or derive_order_status(OrderStatus.RECEIVED, by_plu)
-    start = Ticket(status=current, items=by_plu)
+    current = final or derive_order_status(OrderStatus.RECEIVED, by_line)
+    start = Ticket(status=current, items=by_line)
     try:
         plan = plan_order_change(start, requested)
     except TransitionNotAllowed:
@@ -162,14 +162,14 @@ def test_any_planned_order_change_leaves_a_consistent_ticket(
     if requested in (OrderStatus.CANCELLED, OrderStatus.PICKED_UP):
         assert after is requested
     # No item is ever moved onto the status it already has.
-    assert all(start.items[plu] is not status for plu, status in plan.items.items())
+    assert all(start.items[line] is not status for line, status in plan.items.items())
 
 
 def test_a_tap_moves_an_item_to_its_next_step_and_stops_at_ready() -> None:
-    assert plan_item_advance(ticket(OrderStatus.RECEIVED, O), "plu-0").items == {"plu-0": P}
-    assert plan_item_advance(ticket(OrderStatus.PREPARING, P), "plu-0").items == {"plu-0": R}
+    assert plan_item_advance(ticket(OrderStatus.RECEIVED, O), 1).items == {1: P}
+    assert plan_item_advance(ticket(OrderStatus.PREPARING, P), 1).items == {1: R}
     with pytest.raises(TransitionNotAllowed, match="already ready"):
-        plan_item_advance(ticket(OrderStatus.READY, R), "plu-0")
+        plan_item_advance(ticket(OrderStatus.READY, R), 1)
 
 
 def test_only_a_ready_order_is_recalled() -> None:

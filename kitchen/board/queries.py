@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.board.rules import on_board_in_sql, position
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
+from kitchen.orders.lines import Modifier, decode_modifiers
 from kitchen.orders.models import Order, OrderItem
 from kitchen.orders.read import ORDER_COLUMNS, item_record, order_record
 from kitchen.orders.records import OrderRecord
@@ -24,6 +25,7 @@ class AllDayLine:
     plu: str
     name: str
     quantity: int
+    modifiers: tuple[Modifier, ...] = ()  # the same PLU made another way is a row of its own
 
 
 TICKET_ITEM_COLUMNS = (
@@ -65,20 +67,24 @@ async def board_orders(session: AsyncSession, station: Station, now: datetime) -
 
 
 async def all_day(session: AsyncSession, station: Station) -> list[AllDayLine]:
-    """How many of each PLU the station still has to make: items not yet READY, by quantity."""
+    """How many of each PLU the station still has to make, by its modifiers: items not yet READY."""
     statement = (
-        select(OrderItem.plu, func.min(OrderItem.name), func.sum(OrderItem.quantity))
+        select(OrderItem.plu, OrderItem.modifiers, func.min(OrderItem.name), func.sum(OrderItem.quantity))
         .join(Order, Order.id == OrderItem.order_id)
         .where(
             Order.status.in_((OrderStatus.RECEIVED, OrderStatus.PREPARING)),
             OrderItem.status.in_((ItemStatus.ORDERED, ItemStatus.PREPARING)),
         )
-        .group_by(OrderItem.plu)
-        .order_by(func.sum(OrderItem.quantity).desc(), OrderItem.plu)
+        # Modifiers are stored as sent (JSON text): the same options in the same order group together.
+        .group_by(OrderItem.plu, OrderItem.modifiers)
+        .order_by(func.sum(OrderItem.quantity).desc(), OrderItem.plu, OrderItem.modifiers)
     )
     if station.brand_ids:
         statement = statement.where(Order.brand_id.in_(station.brand_ids))
-    return [AllDayLine(plu, name, int(quantity)) for plu, name, quantity in (await session.execute(statement)).all()]
+    return [
+        AllDayLine(plu, name, int(quantity), tuple(decode_modifiers(modifiers)))
+        for plu, modifiers, name, quantity in (await session.execute(statement)).all()
+    ]
 
 
 async def brands(session: AsyncSession) -> dict[str, Brand]:

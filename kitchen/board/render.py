@@ -24,6 +24,7 @@ from kitchen.board.rules import position, section_of, urgency
 from kitchen.board.station import Station
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock
+from kitchen.orders.lines import Modifier
 from kitchen.orders.models import EventSource
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
@@ -59,6 +60,11 @@ _ALLERGY_WORDS = re.compile(
     r"nut|peanut|sesame|soy|sulphite|sulfite",
     re.IGNORECASE,
 )
+
+
+def modifier_text(modifier: Modifier) -> str:
+    """A modifier as the cook reads it: "No onions", "2\u00d7 Extra cheese"."""
+    return f"{modifier.quantity}\u00d7 {modifier.name}" if modifier.quantity > 1 else modifier.name
 
 
 def allergy_band(allergens: Sequence[str], note: str | None) -> str | None:
@@ -109,6 +115,11 @@ def station_query(brand_ids: Iterable[str]) -> str:
     """The query string that bookmarks a station, e.g. `?brand=a&brand=b` ('' for all brands)."""
     ids = sorted(brand_ids)
     return "?" + urlencode([("brand", b) for b in ids]) if ids else ""
+
+
+def all_day_rows(lines: Sequence[AllDayLine]) -> list[tuple[AllDayLine, str]]:
+    """Each all-day row with its modifiers as the cook reads them ("" for the plain dish)."""
+    return [(line, ", ".join(modifier_text(m) for m in line.modifiers)) for line in lines]
 
 
 def text_colour_on(background: str) -> str:
@@ -207,11 +218,9 @@ class BoardRenderer:
                     status=item.status,
                     next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
                     # The status the cook sees travels with the tap: a tap sent twice advances once.
-                    advance_url=f"{url}/items/{quote(item.plu, safe='')}/advance?from={item.status}",
+                    advance_url=f"{url}/lines/{item.line}/advance?from={item.status}",
                     note=item.note,
-                    modifiers=tuple(
-                        f"{m.quantity}\u00d7 {m.name}" if m.quantity > 1 else m.name for m in item.modifiers
-                    ),
+                    modifiers=tuple(modifier_text(m) for m in item.modifiers),
                     allergy=allergy_band(item.allergens, item.note),
                 )
                 for item in order.items
@@ -229,7 +238,7 @@ class BoardRenderer:
         )
 
     def all_day(self, lines: Sequence[AllDayLine]) -> str:
-        return self.environment.get_template("board/_all_day.html").render(all_day=lines)
+        return self.environment.get_template("board/_all_day.html").render(all_day=all_day_rows(lines))
 
     async def board_context(self, session: AsyncSession, station: Station) -> dict[str, object]:
         now = self.clock()
@@ -240,7 +249,7 @@ class BoardRenderer:
             "station": station,
             "tickets": [t for t in tickets if t.section != "ready"],
             "ready": [t for t in tickets if t.section == "ready"],
-            "all_day": await queries.all_day(session, station),
+            "all_day": all_day_rows(await queries.all_day(session, station)),
             "station_query": station_query(station.brand_ids),
             "chips": [
                 BrandChip(

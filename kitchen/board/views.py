@@ -97,14 +97,14 @@ class BoardController(Controller):
         css = board_renderer.brands_css(await queries.brands(db_session))
         return Response(css, media_type="text/css")
 
-    @post("/orders/{order_id:str}/items/{plu:str}/advance")
-    async def advance_item(
+    @post("/orders/{order_id:str}/lines/{line:int}/advance")
+    async def advance_line(
         self,
         orders: NamedDependency[OrderService],
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
         order_id: FromPath[str],
-        plu: FromPath[str],
+        line: FromPath[int],
         seen: Annotated[str | None, QueryParameter(name="from")] = None,
     ) -> Response[str]:
         """One tap on an item: ORDERED → PREPARING → READY, from the status the cook saw."""
@@ -114,7 +114,7 @@ class BoardController(Controller):
             board_renderer,
             orders,
             order_id,
-            lambda: orders.advance_item(order_id, plu, EventSource.BOARD, seen_status),
+            lambda: orders.advance_line(order_id, line, EventSource.BOARD, seen_status),
         )
 
     @post("/orders/{order_id:str}/{action:str}")

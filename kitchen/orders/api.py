@@ -145,10 +145,27 @@ class OrderController(Controller):
         return order_view(await orders.set_order_status(order_id, data.status, EventSource.API))
 
     @patch(
-        "/{order_id:str}/items/{plu:str}/status",
-        summary="Change one item's status",
-        description="Items move one step: ORDERED, PREPARING, READY, or one step back as an undo."
+        "/{order_id:str}/lines/{line:int}/status",
+        summary="Change one line's status",
+        description="`line` is the item's 1-based position in the order as sent (every item in a response"
+        " has it). Items move one step: ORDERED, PREPARING, READY, or one step back as an undo."
         " Returns the whole order so the caller sees its derived status.",
+        responses=ERROR_RESPONSES(400, 404, 409, 422),
+    )
+    async def set_line_status(
+        self,
+        orders: NamedDependency[OrderService],
+        order_id: FromPath[str],
+        line: FromPath[int],
+        data: StatusBody,
+    ) -> OrderView:
+        return order_view(await orders.set_line_status(order_id, line, data.status, EventSource.API))
+
+    @patch(
+        "/{order_id:str}/items/{plu:str}/status",
+        summary="Change one item's status, by PLU",
+        description="As the line route, naming the item by its PLU. When the order has that PLU on several"
+        " lines the answer is 409 `ambiguous_plu` with the `lines`, and nothing changes.",
         responses=ERROR_RESPONSES(400, 404, 409, 422),
     )
     async def set_item_status(

@@ -120,11 +120,11 @@ def plan_writes(order: OrderRecord, plan: Plan, now: datetime, source: str, acto
     readied = sum(status == ItemStatus.READY for status in plan.items.values())
     items: list[ItemRecord] = []
     for item in order.items:
-        if item.plu not in plan.items:
+        if item.line not in plan.items:
             items.append(item)
             continue
-        history, ended = _enter(item.history, plan.items[item.plu], now, source, actor)
-        changed = dataclasses.replace(item, status=plan.items[item.plu], history=history)
+        history, ended = _enter(item.history, plan.items[item.line], now, source, actor)
+        changed = dataclasses.replace(item, status=plan.items[item.line], history=history)
         if ended is not None and ended.id is not None:
             writes.ended_item_events.append(ended.id)
         summaries.status_entered(order, changed, ended, item.history, now, readied)

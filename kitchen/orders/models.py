@@ -108,7 +108,8 @@ class Order(DefaultBase, AuditColumns):
 
 class OrderItem(IdentityBase):
     __tablename__ = "order_items"
-    __table_args__ = (UniqueConstraint("order_id", "plu", name="uq_order_items_order_plu"),)
+    # Not unique by PLU: an order may have the same burger on two lines, one without onions.
+    __table_args__ = (Index("ix_order_items_order_id", "order_id"),)
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     plu: Mapped[str] = mapped_column(String(ID_LENGTH))

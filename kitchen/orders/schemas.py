@@ -82,11 +82,8 @@ class NewOrder(Struct, rename="camel", kw_only=True):
     def __post_init__(self) -> None:
         # Each message starts with the field it concerns; errors.py turns that into `field`.
         _check_status(self.status, parse_order_status, "status")
-        seen: set[str] = set()
+        # A PLU may repeat: each item is a line of its own (the same burger, one without onions).
         for index, item in enumerate(self.items):
-            if item.plu in seen:
-                raise ValueError(f"items[{index}].plu: PLU {item.plu!r} appears twice in this order")
-            seen.add(item.plu)
             _check_status(item.status, parse_item_status, f"items[{index}].status")
         for index, entry in enumerate(self.status_history):
             _check_status(entry.status, parse_order_status, f"statusHistory[{index}].status")

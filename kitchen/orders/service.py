@@ -58,6 +58,26 @@ class ItemNotFound(Exception):
         self.plu = plu
 
 
+class LineNotFound(Exception):
+    def __init__(self, order_id: str, line: int, lines: int) -> None:
+        super().__init__(f"order {order_id!r} has no line {line}; its lines are 1 to {lines}")
+        self.order_id = order_id
+        self.line = line
+
+
+class AmbiguousPlu(Exception):
+    """A change named an item by its PLU, and the order has that PLU on more than one line."""
+
+    def __init__(self, order_id: str, plu: str, lines: list[int]) -> None:
+        super().__init__(
+            f"order {order_id!r} has PLU {plu!r} on lines {', '.join(map(str, lines))};"
+            " change one with PATCH /api/orders/{id}/lines/{line}/status"
+        )
+        self.order_id = order_id
+        self.plu = plu
+        self.lines = lines
+
+
 class DuplicateOrderConflict(Exception):
     """The order's id or (brandId, channelOrderId) is taken by an order with other content."""
 
@@ -107,6 +127,21 @@ class OrderQuery:
     created_to: datetime | None = None
     limit: int = 50
     offset: int = 0
+
+
+def _check_line(order: OrderRecord, line: int) -> None:
+    if not 1 <= line <= len(order.items):
+        raise LineNotFound(order.id, line, len(order.items))
+
+
+def _line_of(order: OrderRecord, plu: str) -> int:
+    """The one line of `order` that has `plu`; ItemNotFound, or AmbiguousPlu when several do."""
+    lines = [item.line for item in order.items if item.plu == plu]
+    if not lines:
+        raise ItemNotFound(order.id, plu)
+    if len(lines) > 1:
+        raise AmbiguousPlu(order.id, plu, lines)
+    return lines[0]
 
 
 class OrderRepository(repository.SQLAlchemyAsyncRepository[Order]):
@@ -205,8 +240,8 @@ class OrderService:
             if existing is None:
                 raise
             return existing, False
-        for item in order.items:
-            item.id = item_ids[item.plu]
+        for item, item_id in zip(order.items, item_ids, strict=True):
+            item.id = item_id
         return order, True
 
     async def set_order_status(
@@ -219,25 +254,34 @@ class OrderService:
     async def set_item_status(
         self, order_id: str, plu: str, requested: int | str, source: EventSource = EventSource.API
     ) -> OrderRecord:
-        """Move one item one step (or one step back); the order's status follows its items."""
+        """Move the item with PLU `plu`, when the order has it on one line only (see set_line_status)."""
         target = parse_item_status(requested)
 
-        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
-            if plu not in ticket.items:
-                raise ItemNotFound(order_id, plu)
-            return plan_item_change(ticket, plu, target)
+        def plan(ticket: Ticket, order: OrderRecord, _now: datetime) -> Plan:
+            return plan_item_change(ticket, _line_of(order, plu), target)
 
         return await self._change(order_id, source, plan)
 
-    async def advance_item(
-        self, order_id: str, plu: str, source: EventSource = EventSource.BOARD, seen: ItemStatus | None = None
+    async def set_line_status(
+        self, order_id: str, line: int, requested: int | str, source: EventSource = EventSource.API
     ) -> OrderRecord:
-        """A tap on an item: the next step from `seen`, the status the cook saw (see plan_item_advance)."""
+        """Move one line's item one step (or one step back); the order's status follows its items."""
+        target = parse_item_status(requested)
 
-        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
-            if plu not in ticket.items:
-                raise ItemNotFound(order_id, plu)
-            return plan_item_advance(ticket, plu, seen)
+        def plan(ticket: Ticket, order: OrderRecord, _now: datetime) -> Plan:
+            _check_line(order, line)
+            return plan_item_change(ticket, line, target)
+
+        return await self._change(order_id, source, plan)
+
+    async def advance_line(
+        self, order_id: str, line: int, source: EventSource = EventSource.BOARD, seen: ItemStatus | None = None
+    ) -> OrderRecord:
+        """A tap on a line: the next step from `seen`, the status the cook saw (see plan_item_advance)."""
+
+        def plan(ticket: Ticket, order: OrderRecord, _now: datetime) -> Plan:
+            _check_line(order, line)
+            return plan_item_advance(ticket, line, seen)
 
         return await self._change(order_id, source, plan)
 
@@ -269,11 +313,11 @@ class OrderService:
             # Every change of an order has a stamp of its own (`change_stamp`): the items whose
             # latest event carries the order's last stamp are exactly the ones that change moved.
             last_at = order.updated_at
-            previous: dict[str, ItemStatus] = {}
+            previous: dict[int, ItemStatus] = {}
             for item in order.items:
                 server_events = [e for e in item.history if e.source != EventSource.CHANNEL]
                 if len(server_events) >= 2 and server_events[-1].at == last_at:
-                    previous[item.plu] = ItemStatus(server_events[-2].status)
+                    previous[item.line] = ItemStatus(server_events[-2].status)
             return plan_undo(ticket, previous)
 
         return await self._change(order_id, source, plan)
@@ -314,7 +358,7 @@ class OrderService:
         now = change_stamp(order, self.clock())
         ticket = Ticket(
             status=OrderStatus(order.status),
-            items={item.plu: ItemStatus(item.status) for item in order.items},
+            items={item.line: ItemStatus(item.status) for item in order.items},
         )
         try:
             plan = plan_for(ticket, order, now)

@@ -77,12 +77,12 @@ class UnknownStatus(ValueError):
 class TransitionNotAllowed(Exception):
     """The rules forbid moving from the current status to the requested one."""
 
-    def __init__(self, current: str, requested: str, reason: str, plu: str | None = None) -> None:
-        what = f"item {plu}" if plu is not None else "order"
+    def __init__(self, current: str, requested: str, reason: str, line: int | None = None) -> None:
+        what = f"the item on line {line}" if line is not None else "the order"
         super().__init__(f"{what} cannot go from {current} to {requested}: {reason}")
         self.current = current
         self.requested = requested
-        self.plu = plu
+        self.line = line
 
 
 def parse_order_status(value: int | str) -> OrderStatus:
@@ -113,17 +113,20 @@ def _parse(value: int | str, enum: type[_Status], codes: Mapping[int, _Status], 
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """What the rules need to know of an order: its status and each item's status by PLU."""
+    """What the rules need to know of an order: its status and each item's status by line.
+
+    By line, not by PLU: one order may have the same burger on two lines, one without onions.
+    """
 
     status: OrderStatus
-    items: Mapping[str, ItemStatus]
+    items: Mapping[int, ItemStatus]
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The changes one request makes: new item statuses and, when it moves, the order's new status."""
 
-    items: Mapping[str, ItemStatus] = field(default_factory=dict)
+    items: Mapping[int, ItemStatus] = field(default_factory=dict)
     order: OrderStatus | None = None
 
     @property
@@ -131,7 +134,7 @@ class Plan:
         return not self.items and self.order is None
 
 
-def derive_order_status(current: OrderStatus, items: Mapping[str, ItemStatus]) -> OrderStatus:
+def derive_order_status(current: OrderStatus, items: Mapping[int, ItemStatus]) -> OrderStatus:
     """The order status that its items imply; a final status never changes by derivation."""
     if current in FINAL_ORDER_STATUSES:
         return current
@@ -146,24 +149,24 @@ def derive_order_status(current: OrderStatus, items: Mapping[str, ItemStatus]) -
     return OrderStatus.RECEIVED
 
 
-def _finish(ticket: Ticket, item_changes: dict[str, ItemStatus]) -> Plan:
+def _finish(ticket: Ticket, item_changes: dict[int, ItemStatus]) -> Plan:
     after = {**ticket.items, **item_changes}
     derived = derive_order_status(ticket.status, after)
     return Plan(items=item_changes, order=derived if derived is not ticket.status else None)
 
 
-def plan_item_change(ticket: Ticket, plu: str, requested: ItemStatus) -> Plan:
-    """Plan moving one item; the caller has checked that `plu` is on the ticket."""
-    current = ticket.items[plu]
+def plan_item_change(ticket: Ticket, line: int, requested: ItemStatus) -> Plan:
+    """Plan moving one item; the caller has checked that `line` is on the ticket."""
+    current = ticket.items[line]
     if requested is current:
         return Plan()
     if ticket.status in FINAL_ORDER_STATUSES:
-        raise TransitionNotAllowed(current, requested, f"the order is {ticket.status}", plu)
+        raise TransitionNotAllowed(current, requested, f"the order is {ticket.status}", line)
     if current is ItemStatus.CANCELLED:
-        raise TransitionNotAllowed(current, requested, "a cancelled item is final", plu)
+        raise TransitionNotAllowed(current, requested, "a cancelled item is final", line)
     if requested is not ItemStatus.CANCELLED and (current, requested) not in _ITEM_STEPS:
-        raise TransitionNotAllowed(current, requested, "items move one step at a time: ORDERED, PREPARING, READY", plu)
-    return _finish(ticket, {plu: requested})
+        raise TransitionNotAllowed(current, requested, "items move one step at a time: ORDERED, PREPARING, READY", line)
+    return _finish(ticket, {line: requested})
 
 
 def plan_order_change(ticket: Ticket, requested: OrderStatus) -> Plan:
@@ -174,8 +177,8 @@ def plan_order_change(ticket: Ticket, requested: OrderStatus) -> Plan:
     if current in FINAL_ORDER_STATUSES:
         raise TransitionNotAllowed(current, requested, f"{current} is final")
 
-    def moved(frm: frozenset[ItemStatus], to: ItemStatus) -> dict[str, ItemStatus]:
-        return {plu: to for plu, s in ticket.items.items() if s in frm}
+    def moved(frm: frozenset[ItemStatus], to: ItemStatus) -> dict[int, ItemStatus]:
+        return {line: to for line, s in ticket.items.items() if s in frm}
 
     if requested is OrderStatus.CANCELLED:
         return Plan(items=moved(OPEN_ITEM_STATUSES, ItemStatus.CANCELLED), order=OrderStatus.CANCELLED)
@@ -197,7 +200,7 @@ def plan_order_change(ticket: Ticket, requested: OrderStatus) -> Plan:
     return _finish(ticket, moved(frozenset({ItemStatus.PREPARING}), ItemStatus.ORDERED))
 
 
-def plan_undo(ticket: Ticket, previous: Mapping[str, ItemStatus]) -> Plan:
+def plan_undo(ticket: Ticket, previous: Mapping[int, ItemStatus]) -> Plan:
     """Plan putting items back to the statuses they had before the last change.
 
     `previous` maps each item the last change moved to the status it had before; the order's
@@ -205,25 +208,25 @@ def plan_undo(ticket: Ticket, previous: Mapping[str, ItemStatus]) -> Plan:
     """
     if ticket.status in FINAL_ORDER_STATUSES:
         raise TransitionNotAllowed(ticket.status, "undo", f"{ticket.status} is final")
-    changes = {plu: status for plu, status in previous.items() if ticket.items.get(plu) is not status}
+    changes = {line: status for line, status in previous.items() if ticket.items.get(line) is not status}
     if not changes:
         raise TransitionNotAllowed(ticket.status, "undo", "there is no change to undo")
     return _finish(ticket, changes)
 
 
-def plan_item_advance(ticket: Ticket, plu: str, seen: ItemStatus | None = None) -> Plan:
+def plan_item_advance(ticket: Ticket, line: int, seen: ItemStatus | None = None) -> Plan:
     """Plan a tap on an item: one step forward from the status the cook saw (`seen`).
 
     When the item is no longer where the cook saw it (the same tap sent twice, after a lost
     answer, or two cooks tapping at once), the tap has happened already: nothing changes.
     Without `seen`, one step forward from wherever it is.
     """
-    current = ticket.items[plu]
+    current = ticket.items[line]
     if seen is not None and current is not seen:
         return Plan()
     if current not in NEXT_ITEM_STATUS:
-        raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", plu)
-    return plan_item_change(ticket, plu, NEXT_ITEM_STATUS[current])
+        raise TransitionNotAllowed(current, current, "already ready; use undo to take it back", line)
+    return plan_item_change(ticket, line, NEXT_ITEM_STATUS[current])
 
 
 def plan_recall(ticket: Ticket) -> Plan:

@@ -39,10 +39,8 @@ class OrderStore(Protocol):
         """(id, payload hash) of the orders a create payload names by its id or its channel's id."""
         ...
 
-    async def write_new_order(
-        self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None
-    ) -> dict[str, int]:
-        """Store a new order (and send `notice`, if any, inside the transaction); its items' ids by PLU."""
+    async def write_new_order(self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None) -> list[int]:
+        """Store a new order (and send `notice`, if any, inside the transaction); its items' ids, line by line."""
         ...
 
     async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:

@@ -253,9 +253,7 @@ class PostgresStore:
         )
         return [(found, stored_hash) for found, stored_hash, _ in rows if found is not None]
 
-    async def write_new_order(
-        self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None
-    ) -> dict[str, int]:
+    async def write_new_order(self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None) -> list[int]:
         order = new.order
         result = await _PG_NEW_ORDER.rows(
             conn,
@@ -274,7 +272,8 @@ class PostgresStore:
                 **_notice_params(notice),
             },
         )
-        return {plu: item_id for item_id, plu, _ in result}
+        # The items were inserted in line order, so their ids rise with their lines.
+        return sorted(item_id for item_id, _, _ in result)
 
     async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:
         writes = change.writes

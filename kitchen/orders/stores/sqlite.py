@@ -82,22 +82,17 @@ class SQLiteStore:
         )
         return [(found, stored_hash) for found, stored_hash in rows]
 
-    async def write_new_order(
-        self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None
-    ) -> dict[str, int]:
+    async def write_new_order(self, conn: AsyncConnection, new: NewOrderChange, notice: Notice | None) -> list[int]:
         order = new.order
         await conn.execute(insert(Order).values(id=order.id, **new_order_values(order)))
-        item_ids: dict[str, int] = {}
+        item_ids: list[int] = []
         for item in order.items:  # one by one: the ids follow the order the channel sent the items in
             inserted = insert(OrderItem).values(order_id=order.id, status=new.item_status, **item_values(item))
-            item_ids[item.plu] = (await conn.execute(inserted.returning(OrderItem.id))).scalar_one()
+            item_ids.append((await conn.execute(inserted.returning(OrderItem.id))).scalar_one())
         item_event = {"order_id": order.id, "status": new.item_status, "at": order.created_at}
         await conn.execute(
             _ITEM_EVENT,
-            [
-                {**item_event, "item_id": item_ids[item.plu], "source": new.source, "actor": new.actor}
-                for item in order.items
-            ],
+            [{**item_event, "item_id": item_id, "source": new.source, "actor": new.actor} for item_id in item_ids],
         )
         await conn.execute(
             _ORDER_EVENT,
