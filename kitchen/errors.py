@@ -80,7 +80,7 @@ def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> 
     key = first.get("key")
     field = key if key and key != "data" else None
     detail = message
-    # A check in __post_init__ names its own field: "items[1].plu: PLU 'X' appears twice".
+    # A check in __post_init__ names its own field: "items[1].status: unknown item status ...".
     own_field = re.match(r"^(?P<field>[\w\[\].]+): (?P<detail>.*)$", detail)
     if own_field:
         field, detail = own_field.group("field"), own_field.group("detail")

@@ -114,7 +114,7 @@ def _field_of(message: str) -> tuple[str | None, str]:
     found = _MSGSPEC_PATH.search(message)
     field = found.group("path") if found else ""
     detail = message[: found.start()] if found else message
-    # A check of the schema's own (__post_init__) names its field first: "items[1].plu: ...".
+    # A check of the schema's own (__post_init__) names its field first: "items[1].status: ...".
     own = re.match(r"^(?P<field>[\w\[\].]+): (?P<detail>.*)$", detail)
     if own:
         return own.group("field"), own.group("detail")
