@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from kitchen.db import create_engine
 from kitchen.models import Order
+from kitchen.settings import PROJECT_ROOT, Settings
 from tests.conftest import create_throwaway_database, drop_database, migrate
 
 
@@ -106,3 +110,47 @@ def test_downgrading_the_summary_shards_adds_them_up(empty_database: str) -> Non
     )
     assert [tuple(row) for row in quarters] == [(1, "b", 5, 1), (2, "b", 1, 1)]
     assert [tuple(row) for row in buckets] == [(4, 3, 13.75)]
+
+
+# --- the migration that lets a PLU repeat keeps the item history ----------------------------------------------
+
+
+def _migrate_as_the_app_does(url: str, revision: str) -> None:
+    """Upgrade through the app's own engine: on SQLite that one has foreign keys on (the rebuild trap)."""
+
+    async def run() -> None:
+        engine = create_engine(Settings(database_url=url))
+        config = Config(str(PROJECT_ROOT / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", url)
+        config.engine = engine  # type: ignore[attr-defined]  # read by migrations/env.py
+        await asyncio.to_thread(command.upgrade, config, revision)
+
+    asyncio.run(run())
+
+
+def test_the_upgrade_keeps_every_item_history_row(empty_database: str) -> None:
+    _migrate_as_the_app_does(empty_database, "8c2d4e6f1a07")  # the last revision with unique PLUs per order
+    _execute(
+        empty_database,
+        "INSERT INTO orders (id, account, brand_id, channel_order_id, customer_name, pickup_time, status, version,"
+        " payload_hash, created_at, updated_at) VALUES ('o1', 'a', 'b', 'c', 'n', '2026-12-04 10:00:00',"
+        " 'PREPARING', 2, 'h', '2026-12-04 09:40:00', '2026-12-04 09:41:00')",
+        "INSERT INTO order_items (id, order_id, plu, name, quantity, status)"
+        " VALUES (7, 'o1', 'P', 'Burger', 1, 'PREPARING')",
+        "INSERT INTO item_status_events (id, item_id, order_id, status, at, ended_at, source) VALUES"
+        " (1, 7, 'o1', 'ORDERED', '2026-12-04 09:40:00', '2026-12-04 09:41:00', 'api'),"
+        " (2, 7, 'o1', 'PREPARING', '2026-12-04 09:41:00', NULL, 'board')",
+    )
+
+    _migrate_as_the_app_does(empty_database, "head")
+
+    (history,) = _execute(
+        empty_database, "SELECT id, item_id, status, ended_at IS NULL FROM item_status_events ORDER BY id"
+    )
+    assert [tuple(row) for row in history] == [(1, 7, "ORDERED", False), (2, 7, "PREPARING", True)]
+    _execute(
+        empty_database,
+        "INSERT INTO order_items (order_id, plu, name, quantity, status) VALUES ('o1', 'P', 'Burger', 1, 'ORDERED')",
+    )
+    (plus,) = _execute(empty_database, "SELECT plu FROM order_items WHERE order_id = 'o1'")
+    assert [row[0] for row in plus] == ["P", "P"]

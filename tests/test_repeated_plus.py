@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kitchen.db import create_engine
-from kitchen.settings import PROJECT_ROOT, Settings
-from tests.conftest import create_throwaway_database, drop_database
 from tests.helpers import order_payload, row_counts, set_item, statuses
 
 pytestmark = pytest.mark.anyio
@@ -157,73 +150,6 @@ async def test_board_taps_and_undo_work_per_line(
         ("BB-1", "ORDERED", 3),
         ("BB-2", "ORDERED", 1),
     ]
-
-
-# --- the migration that lets a PLU repeat keeps the item history ----------------------------------------------
-
-
-def _migrate_as_the_app_does(url: str, revision: str) -> None:
-    """Upgrade through the app's own engine: on SQLite that one has foreign keys on (the rebuild trap)."""
-
-    async def run() -> None:
-        engine = create_engine(Settings(database_url=url))
-        config = Config(str(PROJECT_ROOT / "alembic.ini"))
-        config.set_main_option("sqlalchemy.url", url)
-        config.engine = engine  # type: ignore[attr-defined]  # read by migrations/env.py
-        await asyncio.to_thread(command.upgrade, config, revision)
-
-    asyncio.run(run())
-
-
-def _sql(url: str, *statements: str) -> list[Any]:
-    async def run() -> list[Any]:
-        engine = create_engine(Settings(database_url=url))
-        try:
-            async with engine.begin() as conn:
-                results = [await conn.execute(text(statement)) for statement in statements]
-                return [result.all() if result.returns_rows else None for result in results]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def empty_url(server_url: str | None, tmp_path: Path) -> Any:
-    if server_url is None:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'before.sqlite3'}"
-        return
-    url = create_throwaway_database(server_url)
-    try:
-        yield url
-    finally:
-        drop_database(server_url, url)
-
-
-def test_the_upgrade_keeps_every_item_history_row(empty_url: str) -> None:
-    _migrate_as_the_app_does(empty_url, "8c2d4e6f1a07")  # the last revision with unique PLUs per order
-    _sql(
-        empty_url,
-        "INSERT INTO orders (id, account, brand_id, channel_order_id, customer_name, pickup_time, status, version,"
-        " payload_hash, created_at, updated_at) VALUES ('o1', 'a', 'b', 'c', 'n', '2026-12-04 10:00:00',"
-        " 'PREPARING', 2, 'h', '2026-12-04 09:40:00', '2026-12-04 09:41:00')",
-        "INSERT INTO order_items (id, order_id, plu, name, quantity, status)"
-        " VALUES (7, 'o1', 'P', 'Burger', 1, 'PREPARING')",
-        "INSERT INTO item_status_events (id, item_id, order_id, status, at, ended_at, source) VALUES"
-        " (1, 7, 'o1', 'ORDERED', '2026-12-04 09:40:00', '2026-12-04 09:41:00', 'api'),"
-        " (2, 7, 'o1', 'PREPARING', '2026-12-04 09:41:00', NULL, 'board')",
-    )
-
-    _migrate_as_the_app_does(empty_url, "head")
-
-    (history,) = _sql(empty_url, "SELECT id, item_id, status, ended_at IS NULL FROM item_status_events ORDER BY id")
-    assert [tuple(row) for row in history] == [(1, 7, "ORDERED", False), (2, 7, "PREPARING", True)]
-    _sql(
-        empty_url,
-        "INSERT INTO order_items (order_id, plu, name, quantity, status) VALUES ('o1', 'P', 'Burger', 1, 'ORDERED')",
-    )
-    (plus,) = _sql(empty_url, "SELECT plu FROM order_items WHERE order_id = 'o1'")
-    assert [row[0] for row in plus] == ["P", "P"]
 
 
 async def test_all_day_counts_a_plu_made_another_way_as_a_row_of_its_own(
