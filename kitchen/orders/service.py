@@ -129,9 +129,9 @@ class OrderQuery:
     offset: int = 0
 
 
-def _check_line(order: OrderRecord, line: int) -> None:
-    if not 1 <= line <= len(order.items):
-        raise LineNotFound(order.id, line, len(order.items))
+def _check_line(order_id: str, ticket: Ticket, line: int) -> None:
+    if line not in ticket.items:
+        raise LineNotFound(order_id, line, len(ticket.items))
 
 
 def _line_of(order: OrderRecord, plu: str) -> int:
@@ -268,8 +268,8 @@ class OrderService:
         """Move one line's item one step (or one step back); the order's status follows its items."""
         target = parse_item_status(requested)
 
-        def plan(ticket: Ticket, order: OrderRecord, _now: datetime) -> Plan:
-            _check_line(order, line)
+        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
+            _check_line(order_id, ticket, line)
             return plan_item_change(ticket, line, target)
 
         return await self._change(order_id, source, plan)
@@ -279,8 +279,8 @@ class OrderService:
     ) -> OrderRecord:
         """A tap on a line: the next step from `seen`, the status the cook saw (see plan_item_advance)."""
 
-        def plan(ticket: Ticket, order: OrderRecord, _now: datetime) -> Plan:
-            _check_line(order, line)
+        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
+            _check_line(order_id, ticket, line)
             return plan_item_advance(ticket, line, seen)
 
         return await self._change(order_id, source, plan)

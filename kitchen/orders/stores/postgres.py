@@ -147,7 +147,7 @@ WITH new_order AS (
                 CAST(:notes AS TEXT[]), CAST(:modifiers AS TEXT[]), CAST(:allergens_lists AS TEXT[]))
          WITH ORDINALITY AS new(plu, name, quantity, note, modifiers, allergens, n)
     ORDER BY new.n
-    RETURNING id, plu
+    RETURNING id
 ), item_events AS (
     INSERT INTO item_status_events (item_id, order_id, status, at, source, actor)
     SELECT items.id, :order_id, :item_status, :created_at, :source, :actor FROM items ORDER BY items.id
@@ -159,7 +159,7 @@ WITH new_order AS (
          WITH ORDINALITY AS event(status, at, source, actor, n)
     ORDER BY event.n
 ), {_SUMMARIES_SQL}
-SELECT items.id, items.plu, {_NOTIFY_SQL} FROM items
+SELECT items.id, {_NOTIFY_SQL} FROM items
 """
     )
 )
@@ -273,7 +273,7 @@ class PostgresStore:
             },
         )
         # The items were inserted in line order, so their ids rise with their lines.
-        return sorted(item_id for item_id, _, _ in result)
+        return sorted(item_id for item_id, _ in result)
 
     async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:
         writes = change.writes
