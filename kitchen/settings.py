@@ -61,6 +61,9 @@ class Settings:
     db_statement_timeout_seconds: float = 5.0
     # A ticket turns amber this many seconds before its pickup time, red once it is late.
     amber_seconds: int = 300
+    # Seconds to bag a ticket once its food is ready: a line's start-by is its pickup time minus
+    # its prep time minus this, so every line of a ticket is ready when packing begins.
+    pack_seconds: int = 120
     # How long a board keeps "undo" for its last change on a ticket.
     undo_seconds: int = 60
     # Signs session cookies and CSRF tokens; keep it secret and the same on every app process.
@@ -89,6 +92,8 @@ class Settings:
             raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
         if self.undo_seconds < 30:
             raise SettingsError("KITCHEN_UNDO_SECONDS must be at least 30: cooks need time to notice a mistake")
+        if not 0 <= self.pack_seconds <= 3600:
+            raise SettingsError("KITCHEN_PACK_SECONDS must be between 0 and 3600")
         if len(self.secret_key) < 32:
             raise SettingsError("KITCHEN_SECRET_KEY must be at least 32 characters")
         if self.db_pool_size < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kitchen.board import queries
-from kitchen.board.rules import CANCELLED_SHOWN_FOR, belongs_on_board, position, urgency
+from kitchen.board.rules import CANCELLED_SHOWN_FOR, belongs_on_board, position, start_by, start_by_now, urgency
 from kitchen.board.station import Station
 from kitchen.orders.models import Order
 from kitchen.orders.records import OrderRecord
@@ -90,6 +91,43 @@ def test_only_open_tickets_race_the_pickup_time() -> None:
     for status in ("READY", "CANCELLED"):
         race = urgency(an_order(status=status, pickup_time=NOW - timedelta(hours=1)), NOW, 300)
         assert (race.now, race.soon_at, race.late_at) == ("ok", None, None)
+
+
+def test_start_by_is_the_pickup_less_prep_and_packing() -> None:
+    pickup = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    assert start_by(pickup, 480, 120) == datetime(2026, 3, 2, 10, 20, tzinfo=UTC)
+    assert start_by(pickup, 0, 120) == datetime(2026, 3, 2, 10, 28, tzinfo=UTC)
+    assert start_by(pickup, 480, 0) == datetime(2026, 3, 2, 10, 22, tzinfo=UTC)
+
+
+def test_a_line_nobody_has_timed_starts_by_its_pickup() -> None:
+    assert start_by(NOW, None, 120) == NOW
+
+
+def test_a_start_by_before_year_one_is_the_earliest_moment() -> None:
+    assert start_by(datetime(1, 1, 1, 0, 1, tzinfo=UTC), 86400, 120) == datetime(1, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "behind"),
+    [
+        (NOW - timedelta(minutes=19), "start 12:00", False),
+        (NOW - timedelta(seconds=61), "start 12:00", False),
+        (NOW - timedelta(seconds=60), "start now", False),
+        (NOW + timedelta(seconds=59), "start now", False),
+        (NOW + timedelta(seconds=60), "1 min behind", True),
+        (NOW + timedelta(minutes=3, seconds=59), "3 min behind", True),
+        (NOW + timedelta(hours=2), "120 min behind", True),
+    ],
+)
+def test_a_start_by_reads_as_the_cook_says_it(now: datetime, text: str, behind: bool) -> None:
+    said = start_by_now(NOW, now, ZoneInfo("Europe/Helsinki"))
+    assert (said.text, said.behind, said.local) == (text, behind, "12:00")
+
+
+def test_a_station_card_sorts_by_the_start_by_it_is_given() -> None:
+    order = an_order(pickup_time=NOW)
+    assert position(order, NOW - timedelta(minutes=10)) < position(order) < position(order, NOW + timedelta(1))
 
 
 def test_a_pickup_at_the_start_of_year_one_has_an_urgency() -> None:

@@ -200,7 +200,10 @@ class BoardHub:
                 log.exception("could not send a change to the boards")
 
     async def broadcast(self, change: OrderChanged) -> None:
-        """Render the changed ticket once, and the all-day panel once per station, and send them."""
+        """Render the changed ticket once per station shown, and its all-day panel, and send them.
+
+        Boards of the same station with different brand filters share the ticket's render.
+        """
         watching = [board for board in self.boards if board.station.shows(change.brand_id)]
         if not watching:
             return
@@ -209,17 +212,23 @@ class BoardHub:
             # The same record the API answers with, read by the same store.
             order = await self.store.read_order(await session.connection(), change.order_id)
             brands = await queries.brands(session)
+            routes = await queries.routes(session, [order] if order is not None else [])
             all_day = {station: await queries.all_day(session, station) for station in stations}
-        if order is not None and belongs_on_board(order, self.renderer.clock()):
-            ticket = ServerSentEventMessage(event="ticket", data=self.renderer.ticket(order, brands))
-        else:
-            ticket = ServerSentEventMessage(event="ticket-gone", data=change.order_id)
+        gone = ServerSentEventMessage(event="ticket-gone", data=change.order_id)
+        tickets: dict[str, ServerSentEventMessage] = {}
+        for station in stations:
+            if station.name in tickets:
+                continue
+            card = None
+            if order is not None and belongs_on_board(order, self.renderer.clock()):
+                card = self.renderer.ticket(order, brands, routes, station)
+            tickets[station.name] = gone if card is None else ServerSentEventMessage(event="ticket", data=card)
         panels = {
             station: ServerSentEventMessage(event="all-day", data=self.renderer.all_day(rows))
             for station, rows in all_day.items()
         }
         for board in watching:
-            board.send([ticket, panels[board.station]])
+            board.send([tickets[board.station.name], panels[board.station]])
 
     async def board_content(self, station: Station) -> str:
         """The whole board of a station, for a (re)connecting board.

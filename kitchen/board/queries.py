@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board.rules import on_board_in_sql, position
-from kitchen.board.station import Station
+from kitchen.board.station import Route, Routes, Station
 from kitchen.brands.models import Brand
+from kitchen.menu.models import MenuItem
+from kitchen.menu.service import UNASSIGNED
 from kitchen.orders.lines import Modifier, decode_modifiers
 from kitchen.orders.models import Order, OrderItem
 from kitchen.orders.read import ORDER_COLUMNS, item_record, order_record
@@ -66,6 +69,22 @@ async def board_orders(session: AsyncSession, station: Station, now: datetime) -
     return sorted(orders.values(), key=position)
 
 
+async def routes(session: AsyncSession, orders: Iterable[OrderRecord]) -> Routes:
+    """Where the lines of `orders` are cooked: the menus of their brands (a brand's menu is small)."""
+    brand_ids = {order.brand_id for order in orders}
+    if not brand_ids:
+        return {}
+    statement = select(MenuItem.brand_id, MenuItem.plu, MenuItem.station, MenuItem.prep_seconds).where(
+        MenuItem.brand_id.in_(brand_ids)
+    )
+    return {(brand_id, plu): Route(station, prep) for brand_id, plu, station, prep in await session.execute(statement)}
+
+
+async def station_names(session: AsyncSession) -> list[str]:
+    """The stations the menus name, by name: the boards a kitchen can open."""
+    return list((await session.scalars(select(MenuItem.station).distinct().order_by(MenuItem.station))).all())
+
+
 async def all_day(session: AsyncSession, station: Station) -> list[AllDayLine]:
     """How many of each PLU the station still has to make, by its modifiers: items not yet READY."""
     statement = (
@@ -81,6 +100,10 @@ async def all_day(session: AsyncSession, station: Station) -> list[AllDayLine]:
     )
     if station.brand_ids:
         statement = statement.where(Order.brand_id.in_(station.brand_ids))
+    if not station.is_expo:
+        routed = (MenuItem.brand_id == Order.brand_id) & (MenuItem.plu == OrderItem.plu)
+        route = func.coalesce(MenuItem.station, literal(UNASSIGNED))
+        statement = statement.outerjoin(MenuItem, routed).where(route.in_((station.name, UNASSIGNED)))
     return [
         AllDayLine(plu, name, int(quantity), tuple(decode_modifiers(modifiers)))
         for plu, modifiers, name, quantity in (await session.execute(statement)).all()

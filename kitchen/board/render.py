@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
 from kitchen.board.queries import AllDayLine
-from kitchen.board.rules import position, section_of, urgency
-from kitchen.board.station import Station
+from kitchen.board.rules import StartBy, position, section_of, start_by, start_by_now, urgency
+from kitchen.board.station import NOT_ROUTED, Route, Routes, Station
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock
+from kitchen.menu.service import EXPO, UNASSIGNED
 from kitchen.orders.lines import Modifier
 from kitchen.orders.models import EventSource
-from kitchen.orders.records import OrderRecord
+from kitchen.orders.records import ItemRecord, OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.pages import create_environment
 from kitchen.settings import Settings
@@ -38,6 +39,7 @@ def brand_class(brand_id: str) -> str:
 
 
 log = logging.getLogger("kitchen.board")
+EXPO_BOARD = Station()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class ItemLine:
     note: str | None = None
     modifiers: tuple[str, ...] = ()  # "2x Extra cheese", indented under the item, in the order sent
     allergy: str | None = None  # "ALLERGY: sesame, gluten": the red band's text
+    station: str | None = None  # the station tag: every line's on expo, unassigned ones on a station board
+    start_by: StartBy | None = None  # on a station board, for a line not yet started
 
 
 # A note that names an allergen is an allergy note whatever the channel put in `allergens`:
@@ -100,6 +104,40 @@ class TicketView:
     undo_url: str = ""  # carries the version the undo is for: an undo sent twice undoes once
     note: str | None = None  # the order's note, at the top of the ticket
     allergy: str | None = None  # the header's band: the order's allergens, and any line's
+    version: int = 0  # the order's: a board never replaces a card with an older one
+    station: str = EXPO  # the board it is rendered for
+    elsewhere: str | None = None  # a station's card: "2 of 4 items ready elsewhere"
+    progress: tuple[StationProgress, ...] = ()  # expo: how far each station is with the ticket
+
+
+@dataclass(frozen=True, slots=True)
+class StationProgress:
+    name: str
+    ready: int
+    lines: int
+
+    @property
+    def done(self) -> bool:
+        return self.ready == self.lines
+
+
+def station_progress(routes: Sequence[tuple[ItemRecord, Route]]) -> tuple[StationProgress, ...]:
+    """Per station, of a ticket's lines: how many are ready, by station name (`unassigned` last)."""
+    counts: dict[str, list[int]] = {}
+    for item, route in routes:
+        count = counts.setdefault(route.station, [0, 0])
+        count[0] += item.status == ItemStatus.READY
+        count[1] += 1
+    order = sorted(counts, key=lambda name: (name == UNASSIGNED, name))
+    return tuple(StationProgress(name, *counts[name]) for name in order)
+
+
+def ready_elsewhere(lines: Sequence[ItemRecord]) -> str | None:
+    """A station card's word on the rest of its ticket: "2 of 4 items ready elsewhere" (None: no rest)."""
+    if not lines:
+        return None
+    ready = sum(item.status == ItemStatus.READY for item in lines)
+    return f"{ready} of {len(lines)} {'item' if len(lines) == 1 else 'items'} ready elsewhere"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +149,11 @@ class BrandChip:
     toggle_url: str
 
 
-def station_query(brand_ids: Iterable[str]) -> str:
-    """The query string that bookmarks a station, e.g. `?brand=a&brand=b` ('' for all brands)."""
-    ids = sorted(brand_ids)
-    return "?" + urlencode([("brand", b) for b in ids]) if ids else ""
+@dataclass(frozen=True, slots=True)
+class StationLink:
+    name: str
+    selected: bool
+    url: str
 
 
 def all_day_rows(lines: Sequence[AllDayLine]) -> list[tuple[AllDayLine, str]]:
@@ -147,10 +186,20 @@ class BoardRenderer:
         self.zone = ZoneInfo(settings.timezone)
         self.environment = environment or create_environment()
 
-    def ticket_view(self, order: OrderRecord, brands: dict[str, Brand], message: str | None = None) -> TicketView:
-        """The ticket of `order`; one that cannot be shown becomes an error ticket, never a broken board."""
+    def ticket_view(
+        self,
+        order: OrderRecord,
+        brands: dict[str, Brand],
+        routes: Routes,
+        station: Station = EXPO_BOARD,
+        message: str | None = None,
+    ) -> TicketView | None:
+        """The ticket of `order` as `station` shows it (None: nothing of it is cooked there).
+
+        One that cannot be shown becomes an error ticket, never a broken board.
+        """
         try:
-            return self._ticket_view(order, brands, message)
+            return self._ticket_view(order, brands, routes, station, message)
         except Exception:
             # One bad record (a time no clock can show, a status no rule knows) must not take
             # every tablet's board down: the rest render, this one says to fetch a manager.
@@ -181,18 +230,35 @@ class BoardRenderer:
             message=None,
         )
 
-    def _ticket_view(self, order: OrderRecord, brands: dict[str, Brand], message: str | None) -> TicketView:
+    def _ticket_view(
+        self, order: OrderRecord, brands: dict[str, Brand], routes: Routes, station: Station, message: str | None
+    ) -> TicketView | None:
         now = self.clock()
         brand = brands.get(order.brand_id)
         status = OrderStatus(order.status)
+        routed = [(item, routes.get((order.brand_id, item.plu), NOT_ROUTED)) for item in order.items]
+        here = [(item, route) for item, route in routed if station.cooks(route)]
+        if not here:
+            return None
         section = section_of(order)
-        race = urgency(order, now, self.settings.amber_seconds)
+        if not station.is_expo and section == "open" and all(item.status == ItemStatus.READY for item, _ in here):
+            section = "ready"  # this station's part is done; the card waits beside the board for expo
+        race = urgency(order, now, self.settings.amber_seconds, section)
         undo_until = None
         if order.version > 1 and order.last_change_source == EventSource.BOARD and section != "cancelled":
             deadline = order.updated_at + timedelta(seconds=self.settings.undo_seconds)
             if deadline > now:
                 undo_until = deadline.isoformat()
         url = "/board/orders/" + quote(order.id, safe="")
+        tap_query = station.tap_query()
+        starts = {
+            item.line: start_by(order.pickup_time, route.prep_seconds, self.settings.pack_seconds)
+            for item, route in here
+        }
+        waiting = [starts[item.line] for item, _ in here if item.status != ItemStatus.READY]
+        if not station.is_expo:
+            # The line that must go on first leads, and so does its card.
+            here.sort(key=lambda line: (starts[line[0].line], line[0].line))
         return TicketView(
             id=order.id,
             url=url,
@@ -203,7 +269,7 @@ class BoardRenderer:
             customer_name=order.customer_name,
             status=status,
             section=section,
-            position=position(order),
+            position=position(order, None if station.is_expo or not waiting else min(waiting)),
             urgency=race.now,
             soon_at=race.soon_at.isoformat() if race.soon_at else "",
             late_at=race.late_at.isoformat() if race.late_at else "",
@@ -218,24 +284,41 @@ class BoardRenderer:
                     status=item.status,
                     next_status=NEXT_ITEM_STATUS.get(ItemStatus(item.status)) if section == "open" else None,
                     # The status the cook sees travels with the tap: a tap sent twice advances once.
-                    advance_url=f"{url}/lines/{item.line}/advance?from={item.status}",
+                    advance_url=f"{url}/lines/{item.line}/advance?from={item.status}{tap_query}",
                     note=item.note,
                     modifiers=tuple(modifier_text(m) for m in item.modifiers),
                     allergy=allergy_band(item.allergens, item.note),
+                    station=route.station if station.is_expo or route.station == UNASSIGNED else None,
+                    start_by=(
+                        start_by_now(starts[item.line], now, self.zone)
+                        if not station.is_expo and section == "open" and item.status == ItemStatus.ORDERED
+                        else None
+                    ),
                 )
-                for item in order.items
+                for item, route in here
             ],
             note=order.note,
             allergy=_ticket_allergy(order),
             undo_until=undo_until,
-            undo_url=f"{url}/undo?version={order.version}",
+            undo_url=f"{url}/undo?version={order.version}{tap_query}",
             message=message,
+            version=order.version,
+            station=station.name,
+            elsewhere=None if station.is_expo else ready_elsewhere([i for i, r in routed if not station.cooks(r)]),
+            progress=station_progress(routed) if station.is_expo else (),
         )
 
-    def ticket(self, order: OrderRecord, brands: dict[str, Brand], message: str | None = None) -> str:
-        return self.environment.get_template("board/_ticket.html").render(
-            ticket=self.ticket_view(order, brands, message)
-        )
+    def ticket(
+        self,
+        order: OrderRecord,
+        brands: dict[str, Brand],
+        routes: Routes,
+        station: Station = EXPO_BOARD,
+        message: str | None = None,
+    ) -> str | None:
+        """The ticket's card on `station`'s board, or None when nothing of it is cooked there."""
+        view = self.ticket_view(order, brands, routes, station, message)
+        return None if view is None else self.environment.get_template("board/_ticket.html").render(ticket=view)
 
     def all_day(self, lines: Sequence[AllDayLine]) -> str:
         return self.environment.get_template("board/_all_day.html").render(all_day=all_day_rows(lines))
@@ -244,22 +327,31 @@ class BoardRenderer:
         now = self.clock()
         brands = await queries.brands(session)
         orders = await queries.board_orders(session, station, now)
-        tickets = [self.ticket_view(order, brands) for order in orders]
+        routes = await queries.routes(session, orders)
+        views = (self.ticket_view(order, brands, routes, station) for order in orders)
+        tickets = [view for view in views if view is not None]
+        if not station.is_expo:
+            tickets.sort(key=lambda ticket: ticket.position)  # a station works in start-by order
         return {
             "station": station,
             "tickets": [t for t in tickets if t.section != "ready"],
             "ready": [t for t in tickets if t.section == "ready"],
             "all_day": all_day_rows(await queries.all_day(session, station)),
-            "station_query": station_query(station.brand_ids),
+            "station_query": station.query(),
             "chips": [
                 BrandChip(
                     b.id,
                     b.name,
                     brand_class(b.id),
                     b.id in station.brand_ids,
-                    "/board" + station_query(station.brand_ids ^ {b.id}),
+                    "/board" + Station(station.brand_ids ^ {b.id}, station.name).query(),
                 )
                 for b in brands.values()
+            ],
+            "all_brands_url": "/board" + Station(frozenset(), station.name).query(),
+            "stations": [
+                StationLink(name, name == station.name, "/board" + Station(station.brand_ids, name).query())
+                for name in [EXPO, *await queries.station_names(session)]
             ],
             "rendered_at": now.isoformat(),
         }

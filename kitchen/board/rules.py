@@ -9,7 +9,7 @@ ticket's colour at the `soon_at` / `late_at` moments the server wrote on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import ColumnElement, and_, or_
 
@@ -52,15 +52,52 @@ def section_of(order: OrderRecord) -> str:
     return {OrderStatus.READY: "ready", OrderStatus.CANCELLED: "cancelled"}.get(OrderStatus(order.status), "open")
 
 
-def position(order: OrderRecord) -> str:
+def position(order: OrderRecord, by: datetime | None = None) -> str:
     """The ticket's place within its section, as text that sorts: cancellations first, then soonest pickup.
 
     Cancellations come first because a cook must stop cooking them; the id breaks ties, so
-    every board shows the same order.
+    every board shows the same order. A station's card sorts `by` its first line's start-by.
     """
     first = "0" if order.status == OrderStatus.CANCELLED else "1"
-    seconds = int((order.pickup_time - _EPOCH).total_seconds())
+    seconds = int(((by or order.pickup_time) - _EPOCH).total_seconds())
     return f"{first}{seconds:012d}{order.id}"
+
+
+def start_by(pickup_time: datetime, prep_seconds: int | None, pack_seconds: int) -> datetime:
+    """When a line must go on for its ticket to be packed by the pickup: pickup - prep - packing.
+
+    A line nobody has timed starts by the pickup time itself. A pickup in the first hours of
+    year 1 starts at the earliest moment a datetime holds.
+    """
+    if prep_seconds is None:
+        return pickup_time
+    lead = timedelta(seconds=prep_seconds + pack_seconds)
+    return pickup_time - lead if pickup_time - _EPOCH > lead else _EPOCH
+
+
+# Within a minute either side of its start-by a line is to "start now".
+START_NOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class StartBy:
+    """A line's start-by as the cook reads it; the board's script keeps the words up with the clock."""
+
+    at: datetime
+    local: str  # its time on the kitchen's clock, "12:41"
+    text: str  # "start 12:41", "start now", "3 min behind"
+    behind: bool  # it should have started
+
+
+def start_by_now(at: datetime, now: datetime, zone: tzinfo) -> StartBy:
+    """`at` as a cook reads it `now`: "start 12:41" ahead, "start now" around it, "3 min behind" after."""
+    seconds = (now - at).total_seconds()
+    local = at.astimezone(zone).strftime("%H:%M")
+    if seconds < -START_NOW_SECONDS:
+        return StartBy(at, local, "start " + local, behind=False)
+    if seconds < START_NOW_SECONDS:
+        return StartBy(at, local, "start now", behind=False)
+    return StartBy(at, local, f"{int(seconds // 60)} min behind", behind=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +109,12 @@ class Urgency:
     late_at: datetime | None
 
 
-def urgency(order: OrderRecord, now: datetime, amber_seconds: int) -> Urgency:
-    """Late once the pickup time has passed, soon within `amber_seconds` of it; only open tickets race."""
-    if section_of(order) != "open":
+def urgency(order: OrderRecord, now: datetime, amber_seconds: int, section: str | None = None) -> Urgency:
+    """Late once the pickup time has passed, soon within `amber_seconds` of it; only open tickets race.
+
+    `section` is where the ticket stands on this board (a station's card is done when its lines are).
+    """
+    if (section or section_of(order)) != "open":
         return Urgency("ok", None, None)
     late_at = order.pickup_time
     # A pickup in the first minutes of year 1 has no "soon" before it that a datetime can hold.

@@ -52,9 +52,11 @@ class BoardController(Controller):
         board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
         brand: FromQuery[list[str] | None] = None,
+        station: FromQuery[str | None] = None,
     ) -> Response[str]:
-        station = Station.of(brand)
-        context = await board_renderer.board_context(db_session, station)
+        """A board: expo (whole tickets) by default, or one station's lines (`?station=grill`)."""
+        board = Station.of(brand, station)
+        context = await board_renderer.board_context(db_session, board)
         page = board_renderer.page("board/page.html", settings=settings, csrf_token=csrf_token(request), **context)
         return html(page)
 
@@ -64,9 +66,10 @@ class BoardController(Controller):
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
         brand: FromQuery[list[str] | None] = None,
+        station: FromQuery[str | None] = None,
     ) -> Response[str]:
         """The whole board as one fragment: what a board polls when it cannot hold the stream."""
-        return html(await board_renderer.board_content(db_session, Station.of(brand)))
+        return html(await board_renderer.board_content(db_session, Station.of(brand, station)))
 
     @get("/stream")
     async def board_stream(
@@ -74,6 +77,7 @@ class BoardController(Controller):
         request: Request[Any, Any, Any],
         board_hub: NamedDependency[BoardHub],
         brand: FromQuery[list[str] | None] = None,
+        station: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
         principal = known_principal(request)
         session_id = principal.session_id if principal is not None else None
@@ -86,7 +90,8 @@ class BoardController(Controller):
             async with sessions() as session:
                 return await Credentials(session, clock=clock).session_lasts(session_id)
 
-        stream = board_hub.stream(Station.of(brand), session_id, signed_in)
+        board = Station.of(brand, station)  # before the stream opens, so a bad name is a 400
+        stream = board_hub.stream(board, session_id, signed_in)
         return ServerSentEvent(stream, headers={"Cache-Control": "no-store"})
 
     @get("/brands.css", cache=60)
@@ -106,6 +111,7 @@ class BoardController(Controller):
         order_id: FromPath[str],
         line: FromPath[int],
         seen: Annotated[str | None, QueryParameter(name="from")] = None,
+        station: FromQuery[str | None] = None,
     ) -> Response[str]:
         """One tap on an item: ORDERED → PREPARING → READY, from the status the cook saw."""
         seen_status = _item_status(seen)
@@ -113,6 +119,7 @@ class BoardController(Controller):
             db_session,
             board_renderer,
             orders,
+            Station.of(None, station),
             order_id,
             lambda: orders.advance_line(order_id, line, EventSource.BOARD, seen_status),
         )
@@ -127,6 +134,7 @@ class BoardController(Controller):
         order_id: FromPath[str],
         action: FromPath[str],
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        station: FromQuery[str | None] = None,
     ) -> Response[str]:
         """A tap on a ticket's button: bump, recall, pickup, undo (of `version`) or acknowledge."""
         if action not in ORDER_TAPS:
@@ -135,6 +143,7 @@ class BoardController(Controller):
             db_session,
             board_renderer,
             orders,
+            Station.of(None, station),
             order_id,
             lambda: ORDER_TAPS[action](orders, order_id, settings, version),
         )
@@ -186,10 +195,11 @@ async def _tap(
     session: AsyncSession,
     renderer: BoardRenderer,
     orders: OrderService,
+    station: Station,
     order_id: str,
     change: Callable[[], Awaitable[OrderRecord]],
 ) -> Response[str]:
-    """Run a tap and answer with the ticket as it now is (empty when it left the board).
+    """Run a tap and answer with the ticket as `station`'s board now shows it (empty when it left).
 
     A refused tap answers 409 with the unchanged ticket and the reason on it, so the cook sees
     why; nothing was written.
@@ -199,7 +209,15 @@ async def _tap(
     except TransitionNotAllowed as refused:
         current = await orders.get_order(order_id)
         message = f"Not possible: {refused}"
-        return html(renderer.ticket(current, await queries.brands(session), message), HTTP_409_CONFLICT)
+        card = await _card(session, renderer, current, station, message)
+        return html(card, HTTP_409_CONFLICT)
     if not belongs_on_board(order, renderer.clock()):
         return html("")
-    return html(renderer.ticket(order, await queries.brands(session)))
+    return html(await _card(session, renderer, order, station))
+
+
+async def _card(
+    session: AsyncSession, renderer: BoardRenderer, order: OrderRecord, station: Station, message: str | None = None
+) -> str:
+    routes = await queries.routes(session, [order])
+    return renderer.ticket(order, await queries.brands(session), routes, station, message) or ""

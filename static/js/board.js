@@ -11,6 +11,7 @@
   const POLL_AFTER_MS = 8_000; // how long a lost stream waits before falling back to polling
   const POLL_EVERY_MS = 15_000;
   const CONFIRM_FOR_MS = 4_000;
+  const START_NOW_MS = 60_000; // a line is to "start now" within a minute of its start-by (board/rules.py)
   const connection = document.getElementById("connection");
 
   let lastHeard = Date.now();
@@ -60,6 +61,8 @@
     if (!incoming) return;
     const existing = document.getElementById(incoming.id);
     if (existing) {
+      // A tap's answer and the stream's event can cross: never put an older ticket over a newer one.
+      if (Number(existing.dataset.version || 0) > Number(incoming.dataset.version || 0)) return;
       existing.replaceWith(incoming);
     } else {
       lists().open?.appendChild(incoming);
@@ -171,6 +174,17 @@
         ticket.classList.toggle("urgency-late", late);
         ticket.classList.toggle("urgency-soon", soon);
         ticket.classList.toggle("urgency-ok", !late && !soon);
+      }
+      // A station's lines say when to start them, as board/rules.py start_by_now words it.
+      for (const line of ticket.querySelectorAll("[data-start-by]")) {
+        const behindMs = now - Date.parse(line.dataset.startBy);
+        const label = line.querySelector("[data-start-label]");
+        const behind = behindMs >= START_NOW_MS;
+        if (label) {
+          label.textContent = behindMs < -START_NOW_MS ? `start ${label.dataset.startLocal}`
+            : behind ? `${Math.floor(behindMs / 60_000)} min behind` : "start now";
+        }
+        line.classList.toggle("is-behind", behind);
       }
       for (const undo of ticket.querySelectorAll("[data-undo-until]")) {
         if (Date.parse(undo.dataset.undoUntil) <= now) undo.remove();
