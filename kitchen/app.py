@@ -152,7 +152,9 @@ def dependencies(
         return settings.max_page_size
 
     def provide_analytics(db_session: NamedDependency[AsyncSession]) -> AnalyticsQueries:
-        return AnalyticsQueries(db_session, clock=clock, zone=settings.zone, tuning=tuning)
+        return AnalyticsQueries(
+            db_session, clock=clock, zone=settings.zone, tuning=tuning, pack_seconds=settings.pack_seconds
+        )
 
     return {
         "orders": Provide(provide_orders, sync_to_thread=False),

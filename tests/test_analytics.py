@@ -410,9 +410,11 @@ async def test_slowest_items_rank_plus_by_median_time_to_ready(client: httpx.Asy
 
     body = await figures(client, "items", **RANGE)
 
+    unrouted = {"station": "unassigned", "targetSeconds": None}  # no menu names them
     assert body == [
-        {"plu": "SLOW", "name": "Brisket", "count": 3, "bumped": 0, "p50Seconds": 300.0, "p90Seconds": 300.0},
-        {"plu": "FAST", "name": "Fries", "count": 3, "bumped": 0, "p50Seconds": 200.0, "p90Seconds": 520.0},
+        {"plu": "SLOW", "name": "Brisket", "count": 3, "bumped": 0, "p50Seconds": 300.0, "p90Seconds": 300.0}
+        | unrouted,
+        {"plu": "FAST", "name": "Fries", "count": 3, "bumped": 0, "p50Seconds": 200.0, "p90Seconds": 520.0} | unrouted,
     ]
 
 
@@ -559,7 +561,16 @@ async def test_analytics_endpoints_are_described_in_openapi(client: httpx.AsyncC
     paths = [p for p in schema["paths"] if p.startswith("/api/analytics/")]
     assert sorted(paths) == [
         f"/api/analytics/{f}"
-        for f in ("brands", "customers", "items", "on-time", "status-durations", "throughput", "ticket-times")
+        for f in (
+            "brands",
+            "customers",
+            "items",
+            "on-time",
+            "stations",
+            "status-durations",
+            "throughput",
+            "ticket-times",
+        )
     ]
     parameters = {p["name"] for p in schema["paths"]["/api/analytics/on-time"]["get"]["parameters"]}
     assert parameters == {"from", "to", "brandId"}

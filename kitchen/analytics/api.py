@@ -12,6 +12,7 @@ from kitchen.analytics.schemas import (
     Customers,
     OnTime,
     SlowItem,
+    StationFigures,
     StatusDurations,
     ThroughputHour,
     TicketTimes,
@@ -109,6 +110,22 @@ class AnalyticsController(Controller):
         period: NamedDependency[Period],
     ) -> list[SlowItem]:
         return await analytics.slowest_items(period)
+
+    @get(
+        "/stations",
+        summary="Stations side by side",
+        description="Per station the menus route lines to (`unassigned` last), over the lines of the orders"
+        " created in the range: time in each item status, the share started by their start-by (pickup time"
+        " less prepSeconds less KITCHEN_PACK_SECONDS) and the median start lateness, the share cooked within"
+        " prepSeconds, and the share READY by the pickup time less packing.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def stations(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        period: NamedDependency[Period],
+    ) -> list[StationFigures]:
+        return await analytics.stations(period)
 
     @get(
         "/ticket-times",

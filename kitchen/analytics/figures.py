@@ -41,15 +41,18 @@ from kitchen.analytics.schemas import (
     Customers,
     OnTime,
     SlowItem,
+    StationFigures,
     StatusDuration,
     StatusDurations,
     ThroughputHour,
     TicketTime,
     TicketTimes,
 )
+from kitchen.analytics.stations import item_targets, station_figures
 from kitchen.analytics.tuning import Tuning, untuned
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock, system_clock
+from kitchen.menu.service import UNASSIGNED
 from kitchen.orders.models import Order
 from kitchen.orders.status import ItemStatus, OrderStatus
 from kitchen.orders.summaries.tables import (
@@ -85,11 +88,13 @@ class AnalyticsQueries:
         clock: Clock = system_clock,
         zone: ZoneInfo | None = None,
         tuning: Tuning = untuned,
+        pack_seconds: int = 120,
     ) -> None:
         self.session = session
         self.clock = clock
         self.zone = zone or ZoneInfo("UTC")
         self.tuning = tuning
+        self.pack_seconds = pack_seconds
         self._tuned = False
 
     async def _tune(self) -> None:
@@ -263,6 +268,7 @@ class AnalyticsQueries:
         await self._tune()
         timed = await self._summary(period, ITEM_READY)
         bumped = await self._summary(period, ITEM_BUMPED)
+        targets = await item_targets(self.session, period, sorted(timed.keys() | bumped.keys()))
         rows = [
             SlowItem(
                 plu=plu,
@@ -271,10 +277,17 @@ class AnalyticsQueries:
                 bumped=bumped[plu].n if plu in bumped else 0,
                 p50_seconds=rounded(timed[plu].p50) if plu in timed else None,
                 p90_seconds=rounded(timed[plu].p90) if plu in timed else None,
+                station=targets.get(plu, (UNASSIGNED, None))[0],
+                target_seconds=targets.get(plu, (UNASSIGNED, None))[1],
             )
             for plu in timed.keys() | bumped.keys()
         ]
         return sorted(rows, key=lambda row: (row.p50_seconds is None, -(row.p50_seconds or 0), row.plu))
+
+    async def stations(self, period: Period) -> list[StationFigures]:
+        """See `stations.station_figures`."""
+        await self._tune()
+        return await station_figures(self.session, period, self.clock(), self.pack_seconds)
 
     async def ticket_times(self, period: Period) -> TicketTimes:
         """Time from createdAt to the first READY of the orders created in the period, cooked

@@ -82,6 +82,10 @@ class SlowItem(Struct, rename="camel", kw_only=True):
     ]
     p50_seconds: Seconds
     p90_seconds: Seconds
+    station: Annotated[str, Meta(description="Where the menu routes this PLU now; `unassigned` if no menu does.")]
+    target_seconds: Annotated[
+        int | None, Meta(description="The menu's prepSeconds for this PLU (the longest, should brands differ).")
+    ]
 
 
 class TicketTime(Struct, rename="camel", kw_only=True):
@@ -111,3 +115,27 @@ class BrandFigures(Struct, rename="camel", kw_only=True):
     open_late: int
     on_time_rate: Annotated[float, Meta(ge=0, le=1)] | None
     ticket_p50_seconds: Seconds
+
+
+Rate = Annotated[float, Meta(ge=0, le=1, description="A share from 0 to 1; null when there is nothing to count.")]
+
+
+class StationFigures(Struct, rename="camel", kw_only=True):
+    """One station's lines over a range: their stays, and how they kept to start-by and prep targets."""
+
+    station: str
+    lines: Annotated[int, Meta(description="Lines of the range's orders the menus route to this station.")]
+    statuses: Annotated[list[StatusDuration], Meta(description="Time in each item status, stays that have ended.")]
+    started: Annotated[int, Meta(description="Lines started: a first PREPARING.")]
+    started_by_start_by: Annotated[int, Meta(description="Of those, started at or before their start-by.")]
+    started_by_start_by_rate: Rate | None
+    start_late_p50_seconds: Annotated[
+        float | None, Meta(description="Median of start minus start-by, seconds; negative is early.")
+    ]
+    timed: Annotated[int, Meta(description="Lines with a prep target, started and READY.")]
+    within_target: Annotated[int, Meta(description="Of those, first PREPARING to first READY within prepSeconds.")]
+    within_target_rate: Rate | None
+    due: Annotated[int, Meta(description="Lines READY, or open with their ready-by (pickup less packing) passed.")]
+    on_time: Annotated[int, Meta(description="Of the due lines, READY by their ready-by.")]
+    open_late: int
+    on_time_rate: Rate | None

@@ -30,10 +30,12 @@ from kitchen.analytics.schemas import (
     Customers,
     OnTime,
     SlowItem,
+    StationFigures,
     StatusDurations,
     ThroughputHour,
     TicketTimes,
 )
+from kitchen.analytics.stations import ITEM_STATUSES as STATION_STATUSES
 from kitchen.auth.guards import manager_only
 from kitchen.board.live import BoardHub
 from kitchen.brands.service import BrandService
@@ -120,6 +122,7 @@ class Figures:
     items: list[SlowItem]
     tickets: TicketTimes
     brands: list[BrandFigures]
+    stations: list[StationFigures]
 
 
 async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures:
@@ -131,6 +134,7 @@ async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures
         items=await analytics.slowest_items(period),
         tickets=await analytics.ticket_times(period),
         brands=await analytics.brands(period),
+        stations=await analytics.stations(period),
     )
 
 
@@ -181,6 +185,7 @@ def panels_context(figures: Figures, settings: Settings) -> dict[str, object]:
             [("customers", "customers", [b.customers for b in figures.customers.distribution])],
         ),
         "zone": zone,
+        "pack_minutes": f"{settings.pack_seconds / 60:g}",
     }
 
 
@@ -221,8 +226,48 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
             ],
         ),
         "items": (
-            ["plu", "name", "timed", "bumped", "p50_seconds", "p90_seconds"],
-            [[i.plu, i.name, i.count, i.bumped, i.p50_seconds, i.p90_seconds] for i in figures.items],
+            ["plu", "name", "station", "timed", "bumped", "p50_seconds", "p90_seconds", "target_seconds"],
+            [
+                [i.plu, i.name, i.station, i.count, i.bumped, i.p50_seconds, i.p90_seconds, i.target_seconds]
+                for i in figures.items
+            ],
+        ),
+        "stations": (
+            [
+                "station",
+                "lines",
+                *(f"{status.lower()}_p50_seconds" for status in STATION_STATUSES),
+                "started",
+                "started_by_start_by",
+                "started_by_start_by_rate",
+                "start_late_p50_seconds",
+                "timed",
+                "within_target",
+                "within_target_rate",
+                "due",
+                "on_time",
+                "open_late",
+                "on_time_rate",
+            ],
+            [
+                [
+                    s.station,
+                    s.lines,
+                    *(r.p50_seconds for r in s.statuses),
+                    s.started,
+                    s.started_by_start_by,
+                    s.started_by_start_by_rate,
+                    s.start_late_p50_seconds,
+                    s.timed,
+                    s.within_target,
+                    s.within_target_rate,
+                    s.due,
+                    s.on_time,
+                    s.open_late,
+                    s.on_time_rate,
+                ]
+                for s in figures.stations
+            ],
         ),
         "ticket-times": (
             ["orders", "count", "avg_seconds", "p50_seconds", "p90_seconds"],
