@@ -21,8 +21,10 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
-def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: int = 800) -> Page:
-    """A paired tablet's browser on the board."""
+def open_board(
+    browser: Browser, server: LiveServer, width: int = 1280, height: int = 800, board: str = "/board"
+) -> Page:
+    """A paired tablet's browser on the board (`board`: its address, e.g. `/board?station=grill`)."""
     context = browser.new_context(viewport={"width": width, "height": height})
     cookies = paired_tablet_cookies(server.database_url, f"tablet {width}x{height}")
     context.add_cookies([{"name": name, "value": value, "url": server.url} for name, value in cookies.items()])
@@ -39,7 +41,7 @@ def open_board(browser: Browser, server: LiveServer, width: int = 1280, height: 
     page.on(
         "response", lambda response: seen.append(f"{time.monotonic():.1f} response {response.status} {response.url}")
     )
-    page.goto(server.url + "/board")
+    page.goto(server.url + board)
     # The first event of the stream (the whole board) turns "Connecting…" into "Live": well under a
     # second. (Boards once stayed "Connecting…" under load: htmx initialised before its SSE
     # extension had loaded and never opened the stream; see templates/base.html.)
