@@ -84,6 +84,8 @@ BRANDS = [
     ),
     ("bench-bowls", "Green Bowls", "#1e8449", ["Poke Bowl", "Falafel Bowl", "Chicken Bowl", "Lemonade", "Brownie"]),
 ]
+# Each brand's menu routes its five dishes, by position, to these stations with these prep times.
+DISH_STATIONS = [("grill", 480), ("grill", 420), ("cold", 300), ("fryer", 240), ("drinks", 60)]
 
 
 # --------------------------------------------------------------------------- statistics, CPU
@@ -373,10 +375,17 @@ def order_payload(index: int, run: str, now: datetime) -> dict[str, Any]:
 
 
 async def seed(api: httpx.AsyncClient, orders: int, run: str) -> list[dict[str, Any]]:
-    for brand_id, name, colour, _menu in BRANDS:
+    for brand_id, name, colour, dishes in BRANDS:
         response = await api.put(f"/api/brands/{brand_id}", json={"name": name, "colour": colour})
         if response.status_code not in (200, 201):
             raise SystemExit(f"PUT /api/brands/{brand_id}: {response.status_code} {response.text}")
+        menu = [
+            {"plu": f"{brand_id.upper()}-{d:02d}", "name": dish, "station": station, "prepSeconds": prep}
+            for d, (dish, (station, prep)) in enumerate(zip(dishes, DISH_STATIONS, strict=True))
+        ]
+        response = await api.put(f"/api/brands/{brand_id}/menu", json=menu)
+        if response.status_code != 200:
+            raise SystemExit(f"PUT /api/brands/{brand_id}/menu: {response.status_code} {response.text}")
     now = datetime.now(UTC)
     payloads = [order_payload(i, run, now) for i in range(orders)]
     semaphore = asyncio.Semaphore(8)
@@ -471,8 +480,9 @@ async def time_in_process(database_url: str, runs: int, warmup: int, expect_tick
                 brands = await queries.brands(session)
                 marks.append(time.perf_counter())
                 orders = await queries.board_orders(session, station, now)
+                routes = await queries.routes(session, orders)
                 marks.append(time.perf_counter())
-                tickets = [renderer.ticket_view(order, brands) for order in orders]
+                tickets = [renderer.ticket_view(order, brands, routes) for order in orders]
                 marks.append(time.perf_counter())
                 all_day = await queries.all_day(session, station)
                 marks.append(time.perf_counter())
@@ -483,7 +493,7 @@ async def time_in_process(database_url: str, runs: int, warmup: int, expect_tick
             if i >= warmup:
                 steps = [
                     "brands query",
-                    "board_orders query (+items)",
+                    "board_orders query (+items, routes)",
                     "ticket_view x N",
                     "all_day query",
                     "(context again)",
@@ -538,11 +548,11 @@ class LiveResult:
 async def run_live(
     args: argparse.Namespace, api: httpx.AsyncClient, payloads: list[dict[str, Any]], server_pid: int
 ) -> LiveResult:
-    path = "/board/stream"
+    paths = ["/board/stream" + ("" if station == "expo" else f"?station={station}") for station in board_stations(args)]
     t_open = time.perf_counter()
     connected = await asyncio.wait_for(
         asyncio.gather(
-            *(connect_board(n, args.port, path, args.connect_attempts, args.retry_s) for n in range(args.boards))
+            *(connect_board(n, args.port, path, args.connect_attempts, args.retry_s) for n, path in enumerate(paths))
         ),
         timeout=args.connect_timeout_s,
     )
@@ -564,6 +574,14 @@ async def run_live(
         if py_spy is not None:
             stop_py_spy(py_spy)
         close_boards(boards)
+
+
+def board_stations(args: argparse.Namespace) -> list[str]:
+    """The station of each board, from `--stations` ("expo:40,grill:20,..."): `--boards` in all."""
+    mix = [(name, int(share)) for name, share in (part.split(":") for part in args.stations.split(","))]
+    whole = sum(share for _, share in mix)
+    stations = [name for name, share in mix for _ in range(round(args.boards * share / whole))]
+    return (stations + [mix[0][0]] * args.boards)[: args.boards]
 
 
 async def send_changes(
@@ -873,12 +891,15 @@ async def bench(args: argparse.Namespace) -> int:
             print(f"# render: {args.render_runs} sequential runs each (+{args.render_warmup} warm-up)", flush=True)
             page = await time_http(api, "/board", args.render_runs, args.render_warmup, args.orders)
             fragment = await time_http(api, "/board/tickets", args.render_runs, args.render_warmup, args.orders)
+            # The grill cooks two of each brand's five dishes: about half the orders have a card there.
+            on_grill = sum(any(DISH_STATIONS[int(i["plu"][-2:])][0] == "grill" for i in p["items"]) for p in payloads)
+            grill = await time_http(api, "/board/tickets?station=grill", args.render_runs, args.render_warmup, on_grill)
             inproc = await time_in_process(database_url(args), args.render_runs, args.render_warmup, args.orders)
             render_cpu = meter.stop()
             if py_spy is not None:
                 stop_py_spy(py_spy)
                 py_spy = None
-            report_render(args, page, fragment, inproc, render_cpu)
+            report_render(args, page, fragment, inproc, render_cpu, grill)
 
             print(
                 f"# live: {args.boards} boards, {args.changes} changes (+{args.warmup_changes} warm-up) "
@@ -908,8 +929,10 @@ async def bench(args: argparse.Namespace) -> int:
     row("  PATCH .../items/{plu}/status response time", patch)
     row(f"GET /board (full page, {args.orders} open orders), end to end", page["ms"], TARGET_RENDER_MS)
     row("GET /board/tickets (board fragment), end to end", fragment["ms"], TARGET_RENDER_MS)
+    row("GET /board/tickets?station=grill, end to end", grill["ms"], TARGET_RENDER_MS)
     row("board_content(session, Station()) in process", inproc["ms"], TARGET_RENDER_MS)
     print()
+    print(f"live: boards per station {dict(Counter(board_stations(args)))}")
     print(
         f"live: {len(live.changes)} changes x {live.boards} boards = {pairs} pairs, {live.misses} missed; "
         f"{live.duration_s:.1f} s; {fmt_cpu(live.cpu)}"
@@ -940,6 +963,8 @@ async def bench(args: argparse.Namespace) -> int:
                 "connect_failures": dict(live.connect_failures),
                 "get_board_ms": page["ms"],
                 "get_board_tickets_ms": fragment["ms"],
+                "get_grill_tickets_ms": grill["ms"],
+                "boards_per_station": dict(Counter(board_stations(args))),
                 "board_content_ms": inproc["ms"],
                 "board_content_parts_ms": inproc["parts"],
                 "board_content_gc_ms": inproc["gc_ms"],
@@ -966,12 +991,14 @@ def report_render(
     fragment: dict[str, Any],
     inproc: dict[str, Any],
     cpu: dict[str, float],
+    grill: dict[str, Any],
 ) -> None:
     print()
     print(TABLE_HEAD)
     print("-" * len(TABLE_HEAD))
     row(f"GET /board (full page, {args.orders} open orders), end to end", page["ms"], TARGET_RENDER_MS)
     row("GET /board/tickets (board fragment), end to end", fragment["ms"], TARGET_RENDER_MS)
+    row("GET /board/tickets?station=grill, end to end", grill["ms"], TARGET_RENDER_MS)
     row("board_content(session, Station()) in process", inproc["ms"], TARGET_RENDER_MS)
     row(f"  of which garbage collection ({inproc['gc_full']} full collections)", inproc["gc_ms"])
     print("  board_content step by step (a second series of runs):")
@@ -996,6 +1023,11 @@ def main() -> int:
     parser.add_argument("--retry-s", type=float, default=2.0, help="wait before a board tries again")
     parser.add_argument("--connect-timeout-s", type=float, default=120.0, help="how long all boards may take to resync")
     parser.add_argument("--orders", type=int, default=200, help="open orders seeded (the board size)")
+    parser.add_argument(
+        "--stations",
+        default="expo:40,grill:20,fryer:20,cold:10,drinks:10",
+        help="the boards' stations, as name:share (expo: whole tickets)",
+    )
     parser.add_argument("--render-runs", type=int, default=50, help="measured renders of each kind")
     parser.add_argument("--render-warmup", type=int, default=5, help="unmeasured renders first")
     parser.add_argument(
