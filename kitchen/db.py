@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,20 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    _ensure_math_functions(dbapi_connection)
+
+
+def _ensure_math_functions(dbapi_connection: Any) -> None:
+    """`ln` and `floor` for the duration buckets of the station figures, where SQLite was built
+    without its math functions."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT ln(1), floor(1.5)")
+    except Exception:  # the driver's OperationalError: no such function
+        dbapi_connection.create_function("ln", 1, math.log, deterministic=True)
+        dbapi_connection.create_function("floor", 1, math.floor, deterministic=True)
+    finally:
+        cursor.close()
 
 
 def create_db_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:

@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Double, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kitchen.orders.summaries.buckets import bucket_in_sql, bucket_of_seconds
 from tests.conftest import FakeClock
 from tests.helpers import create_order
 from tests.test_analytics import RANGE, figures
@@ -142,7 +145,9 @@ async def test_the_dashboard_shows_stations_side_by_side(
     await cook_the_timeline(client, clock)
     params = {"range": "today", "brand": "brand-burgers"}
     panels = (await manager.get("/dashboard/panels", params=params)).text
-    table = panels.split('aria-label="Stations side by side"', 1)[1].split("</section>", 1)[0]
+    # The panels load the stations' panel after them, for the same filter.
+    assert 'hx-get="/dashboard/stations?range=today&amp;brand=brand-burgers" hx-trigger="load"' in panels
+    table = (await manager.get("/dashboard/stations", params=params)).text
     assert "<td>grill</td><td>2</td>" in table
     assert "100% <small>of 2</small>" in table
     assert "2 min packing" in table
@@ -152,3 +157,10 @@ async def test_the_dashboard_shows_stations_side_by_side(
     slowest = panels.split('aria-label="Slowest items"', 1)[1]
     assert "<td>grill</td>" in slowest
     assert "<td>8.0 min</td>" in slowest  # the burger's target beside its measure
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.05, 4.99, 5.0, 5.1, 61.5, 480.0, 3599.9, 86400.0, -0.05, -5.0, -750.0])
+async def test_the_database_buckets_a_duration_as_python_does(engine: AsyncEngine, seconds: float) -> None:
+    async with engine.connect() as conn:
+        bucket = await conn.scalar(select(bucket_in_sql(literal(seconds, Double))))
+    assert bucket == bucket_of_seconds(seconds)

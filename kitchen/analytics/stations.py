@@ -3,191 +3,239 @@
 A line belongs to the station its brand's menu routes its PLU to now (`unassigned` when none
 does), as on the boards: a manager who fixes a menu sees the figures move with it.
 
-These read the server-stamped item history of the range's orders, one statement streamed in one
-pass, not the summary tables (those are keyed by status and PLU, and a menu can re-route a PLU
-after the fact). Percentiles are exact (percentile_cont's interpolation) over the range's lines;
-a week of a busy kitchen is tens of thousands of rows, read in well under a second.
+These are computed by the database from the server-stamped item history of the range's orders
+(not from the summary tables, which are keyed by status and PLU; a menu can re-route a PLU after
+the fact), in two statements. Percentiles use the same duration buckets as every other figure
+(`kitchen/orders/summaries/buckets.py`), so they carry the same bounded error.
 
 For each station, over the lines of the orders created in the range:
 - time in each item status, over the stays that have ended (as `status_durations`);
 - started by start-by: of the lines started (a first PREPARING), how many by their start-by
-  (pickup time less prep seconds less `KITCHEN_PACK_SECONDS`; a line with no prep time, by its pickup
-  time), and the median of start minus start-by (negative: early);
-- within target: of the lines with a prep time that were started and finished, how many went
+  (pickup time less prep seconds less `KITCHEN_PACK_SECONDS`; a line with no prep time, by its
+  pickup time), and the median of start minus start-by (negative: early);
+- within target: of the lines with a prep time that were started and made READY, how many went
   from their first PREPARING to their first READY within it;
-- on time: of the lines due (READY, or still open with their ready-by passed, order neither
+- on time: of the lines due (READY, or still open with their ready-by passed, the order neither
   final nor cancelled), how many were READY by their ready-by: the pickup time less packing,
   when the bag must be filled.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Double, Float, Integer, Select, String, case, cast, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kitchen.analytics.percentiles import bucket_summary, summaries
 from kitchen.analytics.periods import Period
 from kitchen.analytics.schemas import StationFigures, StatusDuration
-from kitchen.board.rules import start_by
 from kitchen.menu.models import MenuItem
 from kitchen.menu.service import UNASSIGNED
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem
 from kitchen.orders.status import ItemStatus, OrderStatus
+from kitchen.orders.summaries.buckets import bucket_in_sql
 
 ITEM_STATUSES = (ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY)
 OPEN = (OrderStatus.RECEIVED, OrderStatus.PREPARING)
-ROWS_AT_ONCE = 2000
+KEY_SEPARATOR = ":"  # between station and status in a stay's key; no station name holds it
+# Inlined, not bound: PostgreSQL groups by these expressions, and two binds are two expressions.
+_UNASSIGNED = literal_column(f"'{UNASSIGNED}'", String)
+_SEPARATOR = literal_column(f"'{KEY_SEPARATOR}'", String)
 
 
-def percentile(values: list[float], fraction: float) -> float | None:
-    """percentile_cont over `values` (sorted): linear between the two nearest ranks."""
-    if not values:
-        return None
-    position = (len(values) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
+def _epoch_text(moment: Any) -> Any:
+    """SQLite: whole seconds since 1970 of a stored time, from its text cut at the second
+    (strftime('%s') of the whole text would round the fraction first)."""
+    return func.strftime("%s", func.substr(moment, 1, 19))
+
+
+def seconds_between(dialect: str, start: Any, end: Any) -> Any:
+    """SQL: the seconds from `start` to `end`, with their fractions, on either database."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", end - start), Double)
+    whole = cast(_epoch_text(end), Float) - cast(_epoch_text(start), Float)
+    return whole + (cast(func.substr(end, 20), Float) - cast(func.substr(start, 20), Float))
 
 
 def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def seconds(value: float | None) -> float | None:
+def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-@dataclass
-class _Line:
-    """One line and its server-stamped history, as the statement streams it."""
-
-    station: str
-    prep_seconds: int | None
-    pickup_time: datetime
-    order_status: str
-    status: str
-    started_at: datetime | None = None
-    ready_at: datetime | None = None
-    stays: list[tuple[str, float]] = field(default_factory=list)
+def _period_filter(statement: Select[Any], period: Period) -> Select[Any]:
+    statement = statement.where(Order.created_at >= period.start, Order.created_at < period.end)
+    if period.brand_ids:
+        statement = statement.where(Order.brand_id.in_(period.brand_ids))
+    return statement
 
 
-@dataclass
-class _Station:
-    lines: int = 0
-    stays: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    started: int = 0
-    started_by_start_by: int = 0
-    start_late: list[float] = field(default_factory=list)
-    timed: int = 0
-    within_target: int = 0
-    due: int = 0
-    on_time: int = 0
-    open_late: int = 0
+def _station() -> Any:
+    return func.coalesce(MenuItem.station, _UNASSIGNED)
 
-    def count(self, line: _Line, now: datetime, pack_seconds: int) -> None:
-        self.lines += 1
-        for status, stay in line.stays:
-            self.stays[status].append(stay)
-        if line.started_at is not None:
-            self.started += 1
-            lateness = (line.started_at - start_by(line.pickup_time, line.prep_seconds, pack_seconds)).total_seconds()
-            self.start_late.append(lateness)
-            self.started_by_start_by += lateness <= 0
-            if line.ready_at is not None and line.prep_seconds is not None:
-                self.timed += 1
-                self.within_target += (line.ready_at - line.started_at).total_seconds() <= line.prep_seconds
-        ready_by = line.pickup_time - timedelta(seconds=pack_seconds)
-        if line.ready_at is not None:
-            self.due += 1
-            self.on_time += line.ready_at <= ready_by
-        elif line.order_status in OPEN and line.status != ItemStatus.READY and ready_by < now:
-            self.due += 1
-            self.open_late += 1
 
-    def figures(self, name: str) -> StationFigures:
-        for values in (*self.stays.values(), self.start_late):
-            values.sort()
-        statuses = []
-        for status in ITEM_STATUSES:
-            stays = self.stays.get(status, [])
-            statuses.append(
-                StatusDuration(
-                    status=status,
-                    count=len(stays),
-                    avg_seconds=seconds(sum(stays) / len(stays)) if stays else None,
-                    p50_seconds=seconds(percentile(stays, 0.5)),
-                    p90_seconds=seconds(percentile(stays, 0.9)),
-                )
+def _routed(statement: Select[Any]) -> Select[Any]:
+    """Items joined to their order and to the menu entry that routes them (if any)."""
+    return statement.join(Order, Order.id == OrderItem.order_id).outerjoin(
+        MenuItem, (MenuItem.brand_id == Order.brand_id) & (MenuItem.plu == OrderItem.plu)
+    )
+
+
+def _lines(period: Period) -> Any:
+    """One row per line of the period's orders: its station and prep time, its order's pickup
+    time and status, and its first server-stamped PREPARING and READY."""
+    e = ItemStatusEvent
+    first = {
+        status: func.min(case((e.status == status, e.at))).label(name)
+        for status, name in ((ItemStatus.PREPARING, "started_at"), (ItemStatus.READY, "ready_at"))
+    }
+    statement = (
+        _routed(
+            select(
+                OrderItem.id,
+                _station().label("station"),
+                MenuItem.prep_seconds.label("prep"),
+                Order.pickup_time.label("pickup_time"),
+                Order.status.label("order_status"),
+                OrderItem.status.label("item_status"),
+                *first.values(),
             )
-        return StationFigures(
-            station=name,
-            lines=self.lines,
-            statuses=statuses,
-            started=self.started,
-            started_by_start_by=self.started_by_start_by,
-            started_by_start_by_rate=rate(self.started_by_start_by, self.started),
-            start_late_p50_seconds=seconds(percentile(self.start_late, 0.5)),
-            timed=self.timed,
-            within_target=self.within_target,
-            within_target_rate=rate(self.within_target, self.timed),
-            due=self.due,
-            on_time=self.on_time,
-            open_late=self.open_late,
-            on_time_rate=rate(self.on_time, self.due),
         )
+        .outerjoin(e, (e.item_id == OrderItem.id) & (e.source != EventSource.CHANNEL))
+        .group_by(OrderItem.id, _station(), MenuItem.prep_seconds, Order.pickup_time, Order.status, OrderItem.status)
+    )
+    return _period_filter(statement, period).subquery("lines")
 
 
 async def station_figures(
     session: AsyncSession, period: Period, now: datetime, pack_seconds: int
 ) -> list[StationFigures]:
     """The figures of every station with lines in the period, by name (`unassigned` last)."""
-    e = ItemStatusEvent
-    routed = (MenuItem.brand_id == Order.brand_id) & (MenuItem.plu == OrderItem.plu)
-    statement = (
-        select(
-            OrderItem.id,
-            func.coalesce(MenuItem.station, literal(UNASSIGNED)),
-            MenuItem.prep_seconds,
-            Order.pickup_time,
-            Order.status,
-            OrderItem.status,
-            e.status,
-            e.at,
-            e.ended_at,
-        )
-        .join(Order, Order.id == OrderItem.order_id)
-        .outerjoin(MenuItem, routed)
-        .outerjoin(e, (e.item_id == OrderItem.id) & (e.source != EventSource.CHANNEL))
-        .where(Order.created_at >= period.start, Order.created_at < period.end)
-        .order_by(OrderItem.id, e.id)
+    dialect = session.get_bind().dialect.name
+    lines = _lines(period)
+    pack = literal_column(str(int(pack_seconds)), Integer)
+    # Start minus start-by: start minus pickup, plus the lead the line had (prep and packing).
+    start_late = seconds_between(dialect, lines.c.pickup_time, lines.c.started_at) + case(
+        (lines.c.prep.is_not(None), lines.c.prep + pack), else_=0
     )
-    if period.brand_ids:
-        statement = statement.where(Order.brand_id.in_(period.brand_ids))
-    stations: defaultdict[str, _Station] = defaultdict(_Station)
-    line: _Line | None = None
-    line_id = None
-    result = await session.stream(statement.execution_options(yield_per=ROWS_AT_ONCE))
-    async for item_id, station, prep, pickup, order_status, status, event, at, ended_at in result:
-        if item_id != line_id:
-            if line is not None:
-                stations[line.station].count(line, now, pack_seconds)
-            line_id, line = item_id, _Line(station, prep, pickup, order_status, status)
-        assert line is not None
-        if event is None:
-            continue  # no server-stamped history (a channel-reported line)
-        if event == ItemStatus.PREPARING and line.started_at is None:
-            line.started_at = at
-        if event == ItemStatus.READY and line.ready_at is None:
-            line.ready_at = at
-        if ended_at is not None:
-            line.stays.append((event, (ended_at - at).total_seconds()))
-    if line is not None:
-        stations[line.station].count(line, now, pack_seconds)
-    order = sorted(stations, key=lambda name: (name == UNASSIGNED, name))
-    return [stations[name].figures(name) for name in order]
+    cooking = seconds_between(dialect, lines.c.started_at, lines.c.ready_at)
+    ready_late = seconds_between(dialect, lines.c.pickup_time, lines.c.ready_at) + pack
+
+    def count(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    # One pass over the lines: per station and start-lateness bucket (NULL: not started), the
+    # counts and the bucket's figures; then the counts per station beside the median lateness.
+    started = lines.c.started_at.is_not(None)
+    bucket = case((started, bucket_in_sql(start_late)))
+    grouped = (
+        select(
+            lines.c.station.label("key"),
+            literal("").label("label"),
+            bucket.label("bucket"),
+            func.count(lines.c.started_at).label("n"),
+            func.sum(start_late).label("total"),
+            func.min(start_late).label("low"),
+            func.max(start_late).label("high"),
+            func.count().label("lines"),
+            count(start_late <= 0).label("started_by"),
+            count(lines.c.prep.is_not(None) & lines.c.ready_at.is_not(None) & started).label("timed"),
+            count(cooking <= lines.c.prep).label("within"),
+            count(lines.c.ready_at.is_not(None)).label("ready"),
+            count(ready_late <= 0).label("ready_on_time"),
+            count(
+                lines.c.ready_at.is_(None)
+                & lines.c.order_status.in_(OPEN)
+                & (lines.c.item_status != ItemStatus.READY)
+                & (lines.c.pickup_time < now + timedelta(seconds=pack_seconds))
+            ).label("open_late"),
+        )
+        .group_by(lines.c.station, bucket)
+        .cte("grouped")
+    )
+    totals = (
+        select(grouped.c.key.label("station"), *(func.sum(grouped.c[name]).label(name) for name in COUNTS))
+        .group_by(grouped.c.key)
+        .subquery("totals")
+    )
+    started_buckets = select(grouped).where(grouped.c.bucket.is_not(None)).subquery("started")
+    lateness = bucket_summary(started_buckets).subquery("lateness")
+    statement = select(totals, *(column for column in lateness.c if column.name not in COUNTS)).outerjoin(
+        lateness, lateness.c.key == totals.c.station
+    )
+    rows = (await session.execute(statement)).all()
+    late = summaries([row for row in rows if row.key is not None])
+    stays = summaries(await session.execute(_stays(dialect, period)))
+    return [
+        _figures(row.station, {name: int(getattr(row, name) or 0) for name in COUNTS}, late.get(row.station), stays)
+        for row in sorted(rows, key=lambda row: (row.station == UNASSIGNED, row.station))
+    ]
+
+
+# What `station_figures` counts per station; `n` is the lines started.
+COUNTS = ("lines", "n", "started_by", "timed", "within", "ready", "ready_on_time", "open_late")
+
+
+def _stays(dialect: str, period: Period) -> Select[Any]:
+    """Per station and status: the ended server-stamped stays of the period's lines, as buckets."""
+    e = ItemStatusEvent
+    stay = seconds_between(dialect, e.at, e.ended_at)
+    key = _station() + _SEPARATOR + e.status
+    bucket = bucket_in_sql(stay)
+    rows = _period_filter(
+        _routed(
+            select(
+                key.label("key"),
+                literal("").label("label"),
+                bucket.label("bucket"),
+                func.count().label("n"),
+                func.sum(stay).label("total"),
+                func.min(stay).label("low"),
+                func.max(stay).label("high"),
+            ).select_from(OrderItem)
+        )
+        .join(e, e.item_id == OrderItem.id)
+        .where(e.source != EventSource.CHANNEL, e.ended_at.is_not(None))
+        .group_by(key, bucket),
+        period,
+    )
+    return bucket_summary(rows.subquery("buckets"))
+
+
+def _figures(name: str, counts: dict[str, int], lateness: Any, stays: dict[str, Any]) -> StationFigures:
+    lines, started, started_by, timed, within, ready, ready_on_time, open_late = (counts[c] for c in COUNTS)
+    statuses = []
+    for status in ITEM_STATUSES:
+        found = stays.get(name + KEY_SEPARATOR + status)
+        statuses.append(
+            StatusDuration(
+                status=status,
+                count=found.n if found else 0,
+                avg_seconds=rounded(found.mean) if found else None,
+                p50_seconds=rounded(found.p50) if found else None,
+                p90_seconds=rounded(found.p90) if found else None,
+            )
+        )
+    return StationFigures(
+        station=name,
+        lines=lines,
+        statuses=statuses,
+        started=started,
+        started_by_start_by=started_by,
+        started_by_start_by_rate=rate(started_by, started),
+        start_late_p50_seconds=rounded(lateness.p50) if lateness else None,
+        timed=timed,
+        within_target=within,
+        within_target_rate=rate(within, timed),
+        due=ready + open_late,
+        on_time=ready_on_time,
+        open_late=open_late,
+        on_time_rate=rate(ready_on_time, ready + open_late),
+    )
 
 
 async def item_targets(session: AsyncSession, period: Period, plus: list[str]) -> dict[str, tuple[str, int | None]]:

@@ -10,7 +10,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from html import escape
 from typing import Annotated, Any, Literal
@@ -122,7 +122,9 @@ class Figures:
     items: list[SlowItem]
     tickets: TicketTimes
     brands: list[BrandFigures]
-    stations: list[StationFigures]
+    # Read from the item history itself (stations.py), so slower than the rest: the dashboard loads
+    # it as a panel of its own after the page (`/dashboard/stations`); None until then.
+    stations: list[StationFigures] | None = None
 
 
 async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures:
@@ -134,7 +136,6 @@ async def gather_figures(analytics: AnalyticsQueries, period: Period) -> Figures
         items=await analytics.slowest_items(period),
         tickets=await analytics.ticket_times(period),
         brands=await analytics.brands(period),
-        stations=await analytics.stations(period),
     )
 
 
@@ -185,7 +186,6 @@ def panels_context(figures: Figures, settings: Settings) -> dict[str, object]:
             [("customers", "customers", [b.customers for b in figures.customers.distribution])],
         ),
         "zone": zone,
-        "pack_minutes": f"{settings.pack_seconds / 60:g}",
     }
 
 
@@ -266,7 +266,7 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
                     s.open_late,
                     s.on_time_rate,
                 ]
-                for s in figures.stations
+                for s in figures.stations or []
             ],
         ),
         "ticket-times": (
@@ -321,16 +321,24 @@ class Dashboard:
     figures: Figures
 
 
-async def provide_dashboard(
+def provide_chosen(
     analytics: NamedDependency[AnalyticsQueries],
     settings: NamedDependency[Settings],
     preset: RangeParam = None,
     first: FirstDayParam = None,
     last: LastDayParam = None,
     brand: FromQuery[list[str] | None] = None,
+) -> DashboardFilter:
+    """The filter in the query string: the range and brands every dashboard view shows."""
+    return read_filter(preset, first, last, brand or [], settings, analytics.clock())
+
+
+async def provide_dashboard(
+    analytics: NamedDependency[AnalyticsQueries],
+    settings: NamedDependency[Settings],
+    chosen: NamedDependency[DashboardFilter],
 ) -> Dashboard:
-    """The filter in the query string, and the figures for it: what every dashboard view shows."""
-    chosen = read_filter(preset, first, last, brand or [], settings, analytics.clock())
+    """The filter, and the figures for it (all but the stations')."""
     return Dashboard(chosen, await gather_figures(analytics, period_of(analytics, chosen, settings)))
 
 
@@ -339,7 +347,10 @@ class DashboardController(Controller):
     include_in_schema = False
     exception_handlers = {FieldError: on_bad_filter}
     guards = [manager_only]
-    dependencies = {"dashboard": Provide(provide_dashboard)}
+    dependencies = {
+        "chosen": Provide(provide_chosen, sync_to_thread=False),
+        "dashboard": Provide(provide_dashboard),
+    }
 
     @get("/")
     async def dashboard_page(
@@ -371,15 +382,33 @@ class DashboardController(Controller):
             push_url=f"/dashboard?{dashboard.chosen.query()}",
         )
 
+    @get("/stations")
+    async def dashboard_stations(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        settings: NamedDependency[Settings],
+        chosen: NamedDependency[DashboardFilter],
+    ) -> Template:
+        """The stations panel, which the panels load after they are shown."""
+        stations = await analytics.stations(period_of(analytics, chosen, settings))
+        return HTMXTemplate(
+            template_name="dashboard/_stations.html",
+            context={"chosen": chosen, "stations": stations, "pack_minutes": f"{settings.pack_seconds / 60:g}"},
+        )
+
     @get("/csv/{table:str}")
     async def dashboard_csv(
         self,
+        analytics: NamedDependency[AnalyticsQueries],
         settings: NamedDependency[Settings],
         table: FromPath[str],
         dashboard: NamedDependency[Dashboard],
     ) -> Response[str]:
         chosen = dashboard.chosen
-        tables = csv_tables(dashboard.figures, settings)
+        figures = dashboard.figures
+        if table == "stations":
+            figures = replace(figures, stations=await analytics.stations(period_of(analytics, chosen, settings)))
+        tables = csv_tables(figures, settings)
         if table not in tables:
             raise FieldError("table", f"no table {table!r}; there are {', '.join(tables)}", parameter=True)
         header, rows = tables[table]

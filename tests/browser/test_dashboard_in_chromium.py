@@ -43,6 +43,10 @@ def test_filters_swap_panels_and_stay_in_the_url(browser: Browser, live_server: 
     expect(received).to_have_text("1")
     expect(page).to_have_url(f"{live_server.url}/dashboard?range=today&brand=brand-burgers")
     assert page.evaluate("window.notReloaded") is True, "the panels were swapped, not the page reloaded"
+    # The stations' panel follows the panels, for the same filter: the order's lines are unassigned.
+    stations = page.locator("#stations-panel table.figures tbody tr")
+    expect(stations).to_have_count(1)
+    expect(stations.first.locator("td").first).to_have_text("unassigned")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
     page.screenshot(path=str(PROJECT_ROOT / "test-artifacts" / "dashboard-1440x900.png"), full_page=True)

@@ -23,6 +23,9 @@ whichever is larger.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from sqlalchemy import BigInteger, Double, Integer, case, cast, func, literal, literal_column
 
 LINEAR_LIMIT_MICROS = 5_000_000  # below 5 s, linear buckets
 LINEAR_WIDTH_MICROS = 100_000  # of 100 ms
@@ -40,6 +43,24 @@ def bucket_of_micros(micros: int) -> int:
     else:
         index = LINEAR_BUCKETS + math.floor(math.log(magnitude / LINEAR_LIMIT_MICROS) / LN_GROWTH)
     return index if micros >= 0 else -index - 1
+
+
+def bucket_in_sql(seconds: Any) -> Any:
+    """`bucket_of_micros` as SQL, of a duration in seconds: the same bucket on either database
+    (SQLite needs `ln` and `floor`, which `kitchen.db` makes sure it has)."""
+    micros = cast(func.round(seconds * literal_column("1000000")), BigInteger)
+    magnitude = func.abs(micros)
+    logarithmic = literal(LINEAR_BUCKETS, Integer) + cast(
+        func.floor(
+            func.ln(cast(magnitude, Double) / literal(float(LINEAR_LIMIT_MICROS), Double)) / literal(LN_GROWTH, Double)
+        ),
+        Integer,
+    )
+    index = case(
+        (magnitude < LINEAR_LIMIT_MICROS, cast(magnitude // literal(LINEAR_WIDTH_MICROS, BigInteger), Integer)),
+        else_=logarithmic,
+    )
+    return case((micros >= 0, index), else_=-index - 1)
 
 
 def bucket_of_seconds(seconds: float) -> int:
