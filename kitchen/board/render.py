@@ -305,7 +305,7 @@ class BoardRenderer:
             version=order.version,
             station=station.name,
             elsewhere=None if station.is_expo else ready_elsewhere([i for i, r in routed if not station.cooks(r)]),
-            progress=station_progress(routed) if station.is_expo else (),
+            progress=station_progress(routed) if station.is_expo and section != "cancelled" else (),
         )
 
     def ticket(
