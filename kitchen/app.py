@@ -42,6 +42,7 @@ from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
 from kitchen.menu.api import MenuController
 from kitchen.menu.service import MenuService
+from kitchen.metrics import PoolSampler, metrics, process_stopped, request_metrics
 from kitchen.orders.api import OrderController
 from kitchen.orders.service import ChangeFeed, OrderService
 from kitchen.orders.stores import OrderStore, store_for
@@ -86,17 +87,18 @@ def create_app(
     api_keys = create_api_key_cache(channels)
     hub = BoardHub(channels, sessions, renderer, store, api_keys)
     folder = ShardFolder(engine, clock)
+    pool_sampler = PoolSampler(engine, settings.db_pool_size)
 
     return KitchenApp(
         route_handlers=route_handlers(),
         dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, hub),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
-        on_startup=[settle_garbage_collector, hub.start, folder.start],
+        on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
-        on_shutdown=[folder.stop, hub.stop, engine.dispose],
+        on_shutdown=[pool_sampler.stop, folder.stop, hub.stop, engine.dispose, process_stopped],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[security_headers_middleware, RestoreSlashes()],
+        middleware=[request_metrics().middleware, security_headers_middleware, RestoreSlashes()],
         csrf_config=csrf_config(settings),
         request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
@@ -184,6 +186,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         home,
         health,
         ready,
+        metrics,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import shutil
 from typing import Any
 
 import click
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kitchen.settings import Settings
+from kitchen.settings import PROJECT_ROOT, Settings
 
 # A request line and headers larger than this are refused (uvicorn's h11 default is 16 KiB too).
 MAX_HEADER_BYTES = 16 * 1024
@@ -77,6 +79,21 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def share_metrics_between_workers(workers: int, port: int) -> None:
+    """With several workers, prometheus-client's multiprocess mode: each worker writes its values
+    to files in PROMETHEUS_MULTIPROC_DIR and a scrape of any worker sums them (kitchen/metrics.py).
+
+    The directory is emptied first: files left by an earlier run would add to this one's counts.
+    The workers are started afresh (spawned), so they read the variable before importing the client.
+    """
+    if workers <= 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return
+    directory = PROJECT_ROOT / "var" / "metrics" / str(port)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 @click.command(name="run", help="Serve the app (uvicorn) on KITCHEN_HOST:KITCHEN_PORT.")
 @click.option("--host", default=None, help="Address to listen on (default: KITCHEN_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default: KITCHEN_PORT).")
@@ -86,6 +103,7 @@ def run_command(host: str | None, port: int | None, workers: int, reload: bool) 
     import uvicorn
 
     settings = Settings.from_env()
+    share_metrics_between_workers(workers, port or settings.port)
     uvicorn.run(
         "kitchen.app:app",
         host=host or settings.host,

@@ -81,6 +81,8 @@ class Settings:
     keep_alive_seconds: float = 5.0
     # How long a stopping process lets requests in flight finish (open streams are closed).
     shutdown_seconds: float = 5.0
+    # The token a Prometheus scraper sends (Authorization: Bearer ...) for GET /metrics; empty: off.
+    metrics_token: str = field(default="", repr=False)
     debug: bool = False
 
     def __post_init__(self) -> None:

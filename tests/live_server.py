@@ -87,9 +87,15 @@ def paired_tablet_cookie(url: str, name: str) -> str:
 
 class LiveServer:
     def __init__(
-        self, database_url: str, port: int | None = None, name: str = "server", env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        port: int | None = None,
+        name: str = "server",
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.database_url = database_url
+        self.args = args  # more `kitchen run` options, e.g. ("--workers", "2")
         self.port = port or free_port()
         self.name = name
         # Extra KITCHEN_* settings for this server, over the test run's own environment.
@@ -119,7 +125,7 @@ class LiveServer:
         }
         log = Path(LOG_DIR / f"{self.name}-{self.port}.log").open("ab")  # noqa: SIM115  # closed with the process
         self.process = subprocess.Popen(
-            [*KITCHEN, "--port", str(self.port)],
+            [*KITCHEN, "--port", str(self.port), *self.args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -30,6 +30,7 @@ from kitchen.board.render import BoardRenderer
 from kitchen.board.rules import belongs_on_board
 from kitchen.board.station import Station
 from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, is_notice
+from kitchen.metrics import BOARD_EVENTS_SENT, BOARD_STREAMS, CHANGES_HEARD
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice, OrderStore
 from kitchen.settings import Settings
@@ -193,6 +194,7 @@ class BoardHub:
                 for board in self.boards:
                     board.send([offline])
                 continue
+            CHANGES_HEARD.inc()
             try:
                 await self.broadcast(decode_change(raw))
             except Exception:
@@ -229,6 +231,7 @@ class BoardHub:
         }
         for board in watching:
             board.send([tickets[board.station.name], panels[board.station]])
+        BOARD_EVENTS_SENT.labels("change").inc(len(watching))
 
     async def board_content(self, station: Station) -> str:
         """The whole board of a station, for a (re)connecting board.
@@ -272,10 +275,13 @@ class BoardHub:
     def connect(self, station: Station, session_id: int | None = None) -> BoardConnection:
         board = BoardConnection(station, session_id)
         self.boards.add(board)
+        BOARD_STREAMS.labels(station.name).inc()
         return board
 
     def disconnect(self, board: BoardConnection) -> None:
-        self.boards.discard(board)
+        if board in self.boards:
+            self.boards.discard(board)
+            BOARD_STREAMS.labels(board.station.name).dec()
 
     async def stream(
         self,

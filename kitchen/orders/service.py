@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from kitchen.clock import Clock, system_clock
+from kitchen.metrics import CHANGES_PUBLISHED, ORDERS_CREATED, STATUS_CHANGES
 from kitchen.orders import read
 from kitchen.orders.changes import acknowledged, change_stamp, plan_new_order, plan_writes
 from kitchen.orders.lines import payload_hash_text
@@ -233,6 +234,7 @@ class OrderService:
         try:
             item_ids = await self.store.write_new_order(await self._connection(), new_order, self._notice(change))
             await self._commit(change)
+            ORDERS_CREATED.inc()
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
             await self.session.rollback()
@@ -374,6 +376,7 @@ class OrderService:
         change = OrderChanged(order.id, order.brand_id, "status", planned.order.status)
         await self.store.write_status_change(conn, planned, self._notice(change))
         await self._commit(change)
+        STATUS_CHANGES.labels(source).inc()
         return planned.order
 
     def _notice(self, change: OrderChanged) -> Notice | None:
@@ -384,6 +387,7 @@ class OrderService:
         await self.session.commit()
         if self.feed is not None:
             await self.feed.after_commit(change)
+            CHANGES_PUBLISHED.inc()
 
     async def _find_same(self, new: NewOrder, payload_hash: str) -> OrderRecord | None:
         """The order a retry of `new` stored before, or None; other content is a conflict."""

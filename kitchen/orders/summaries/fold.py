@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kitchen.metrics import FOLD_RUNS
 from kitchen.orders.summaries.tables import (
     CUSTOMERS,
     HISTOGRAMS,
@@ -119,6 +120,8 @@ class ShardFolder:
             try:
                 async with self.engine.connect() as conn:
                     await fold_shards(conn, self.clock())
+                FOLD_RUNS.labels("folded").inc()
             except Exception:
                 # The database may be away (a restart); the next turn tries again.
+                FOLD_RUNS.labels("failed").inc()
                 log.warning("could not fold the analytics shards", exc_info=True)
