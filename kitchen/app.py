@@ -12,7 +12,6 @@ from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
@@ -40,6 +39,7 @@ from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.gate import RequestGate, RestoreSlashes
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
+from kitchen.logs import RequestIds, logging_config
 from kitchen.menu.api import MenuController
 from kitchen.menu.service import MenuService
 from kitchen.metrics import PoolSampler, metrics, process_stopped, request_metrics
@@ -56,7 +56,7 @@ SWAGGER_UI = "/static/vendor/swagger-ui/5.35.0"
 
 
 class KitchenApp(Litestar):
-    """Litestar with `RequestGate` in front of its router.
+    """Litestar with `RequestGate` in front of its router, and request ids in front of both.
 
     Litestar's own middleware runs after routing, and the gate must see a request before: it
     refuses control characters that would otherwise reach the file system or the database, and
@@ -65,7 +65,8 @@ class KitchenApp(Litestar):
     """
 
     def _create_asgi_handler(self) -> ASGIApp:
-        return wrap_in_exception_handler(app=RequestGate(self.asgi_router, self.exception_handlers))
+        gated = wrap_in_exception_handler(app=RequestGate(self.asgi_router, self.exception_handlers))
+        return RequestIds(gated)  # outermost: even a request the gate refuses has an id
 
 
 def create_app(
@@ -103,10 +104,7 @@ def create_app(
         request_class=KitchenRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
-        logging_config=LoggingConfig(
-            root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
-            log_exceptions="never",  # errors.py logs what matters, without echoing client errors
-        ),
+        logging_config=logging_config(settings.log_level, settings.log_format),
         debug=settings.debug,
         state=State(
             {

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from kitchen.logs import uvicorn_log_config
 from kitchen.settings import PROJECT_ROOT, Settings
 
 # A request line and headers larger than this are refused (uvicorn's h11 default is 16 KiB too).
@@ -76,6 +77,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": settings.shutdown_seconds,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "log_level": settings.log_level.lower(),
+        "log_config": uvicorn_log_config(settings.log_format),
     }
 
 

@@ -45,6 +45,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # "text" (readable) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
     timezone: str = "Europe/Helsinki"
     # Requests larger than this are refused with 413 before any parsing.
     max_body_bytes: int = 256 * 1024
@@ -90,6 +92,8 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SettingsError(f"KITCHEN_TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"KITCHEN_LOG_FORMAT must be text or json, not {self.log_format!r}")
         if self.max_body_bytes < 1024:
             raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
         if self.undo_seconds < 30:

@@ -7,6 +7,8 @@ new statuses with their history rows, commits, and only then tells the listeners
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +46,8 @@ from kitchen.orders.status import (
     plan_undo,
 )
 from kitchen.orders.stores import Notice, OrderStore
+
+log = logging.getLogger("kitchen.orders")
 
 
 class OrderNotFound(Exception):
@@ -235,6 +239,7 @@ class OrderService:
             item_ids = await self.store.write_new_order(await self._connection(), new_order, self._notice(change))
             await self._commit(change)
             ORDERS_CREATED.inc()
+            log.info("order received", extra={"order_id": order.id, "brand": order.brand_id, "by": self.actor})
         except IntegrityError:
             # Another request stored the same order between our look-up and our insert.
             await self.session.rollback()
@@ -351,6 +356,7 @@ class OrderService:
     async def _change(
         self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, OrderRecord, datetime], Plan]
     ) -> OrderRecord:
+        started = time.perf_counter()
         conn = await self._connection()
         # Lock and read: concurrent changes of one order run one after another, each planned on
         # what the one before it committed.
@@ -377,6 +383,11 @@ class OrderService:
         await self.store.write_status_change(conn, planned, self._notice(change))
         await self._commit(change)
         STATUS_CHANGES.labels(source).inc()
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info(
+            "status change",
+            extra={"order_id": order.id, "status": planned.order.status, "by": self.actor, "took_ms": took_ms},
+        )
         return planned.order
 
     def _notice(self, change: OrderChanged) -> Notice | None:
