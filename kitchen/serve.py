@@ -17,6 +17,7 @@ from typing import Any
 import click
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from kitchen.lifecycle import server_stopping
 from kitchen.logs import uvicorn_log_config
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -26,7 +27,8 @@ MAX_HEADER_BYTES = 16 * 1024
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, closing a connection whose request headers do not arrive in
-    full within `KITCHEN_HEADER_TIMEOUT_SECONDS` of its opening (or of its next request's first byte)."""
+    full within `KITCHEN_HEADER_TIMEOUT_SECONDS` of its opening (or of its next request's first byte),
+    and telling the app when the server starts to stop (`kitchen.lifecycle`)."""
 
     _header_timer: asyncio.TimerHandle | None = None
 
@@ -45,6 +47,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        # Called on every open connection when a stop begins, before uvicorn waits for them:
+        # the boards' streams end now (each told to reconnect elsewhere), not at the timeout.
+        server_stopping()
+        super().shutdown()
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()

@@ -30,6 +30,7 @@ from kitchen.board.render import BoardRenderer
 from kitchen.board.rules import belongs_on_board
 from kitchen.board.station import Station
 from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, is_notice
+from kitchen.lifecycle import when_stopping
 from kitchen.metrics import BOARD_EVENTS_SENT, BOARD_STREAMS, CHANGES_HEARD
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice, OrderStore
@@ -41,6 +42,8 @@ ORDERS_CHANNEL = FEED_CHANNEL
 # A board this far behind is cut off; its browser reconnects and resyncs from scratch.
 BOARD_BACKLOG = 200
 PING_SECONDS = 15.0
+# What a board hears when this process stops: reconnect now (`retry`: soon), to whoever answers.
+GOING_AWAY = ServerSentEventMessage(event="reconnect", data="this server is stopping", retry=250)
 # Whole-board renders for reconnecting boards use at most this many database connections at once.
 RESYNC_CONNECTIONS = 3
 
@@ -151,6 +154,8 @@ class BoardHub:
         self._resync_locks: defaultdict[Station, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._resync_slots = asyncio.Semaphore(RESYNC_CONNECTIONS)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._forget_stopping: Callable[[], None] | None = None
 
     async def wait_listening(self) -> None:
         """Until changes can reach this hub (the PostgreSQL LISTEN connection is up)."""
@@ -161,8 +166,22 @@ class BoardHub:
     async def start(self) -> None:
         subscriber = await self.channels.subscribe([ORDERS_CHANNEL])
         self._task = asyncio.create_task(self._listen(subscriber.iter_events()), name="board-hub")
+        self._stopping = False
+        self._forget_stopping = when_stopping(self.server_stopping)
+
+    def server_stopping(self) -> None:
+        """This process is stopping: every board is told to reconnect, to another worker or host
+        behind the same address, and its stream ends at once; a board that connects now is told too."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for board in self.boards:
+            board.send([GOING_AWAY])
+            board.send_end()
 
     async def stop(self) -> None:
+        if self._forget_stopping is not None:
+            self._forget_stopping()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -294,6 +313,9 @@ class BoardHub:
         It ends when its session ends: at once when the feed says so (`feed.end_sessions`), and at
         the latest at the next ping, which asks `signed_in` (should a notice have been lost).
         """
+        if self._stopping:
+            yield GOING_AWAY
+            return
         board = self.connect(station, session_id)
         try:
             try:

@@ -11,11 +11,13 @@
   const POLL_AFTER_MS = 8_000; // how long a lost stream waits before falling back to polling
   const POLL_EVERY_MS = 15_000;
   const CONFIRM_FOR_MS = 4_000;
+  const RESTART_GRACE_MS = 5_000; // a server that said it is stopping gets this long before the alarm
   const START_NOW_MS = 60_000; // a line is to "start now" within a minute of its start-by (board/rules.py)
   const connection = document.getElementById("connection");
 
   let lastHeard = Date.now();
   let lostSince = null;
+  let restarting = false; // the server said it is stopping: a reconnect is expected, not an alarm
   let pollTimer = null;
   let soundOn = localStorage.getItem("kitchen.sound") === "on";
 
@@ -97,6 +99,13 @@
     board.replaceChildren();
     window.location.assign("/board");
   });
+  // The server is stopping (a deploy, a restart): the stream ends now and htmx reconnects, through
+  // the same address, to a worker or host still running; its resync brings everything back.
+  board.addEventListener("reconnect", () => {
+    heard();
+    restarting = true;
+    setConnection("lost");
+  });
   board.addEventListener("offline", () => {
     heard();
     setConnection("lost");
@@ -112,13 +121,16 @@
   function setConnection(state) {
     if (state === "live") {
       lostSince = null;
+      restarting = false;
       stopPolling();
       connection.textContent = "Live";
     } else if (lostSince === null) {
       lostSince = Date.now();
-      connection.textContent = "Connection lost: reconnecting… changes may be missing";
+      connection.textContent = restarting
+        ? "Server restarting: reconnecting…"
+        : "Connection lost: reconnecting… changes may be missing";
     }
-    connection.className = "connection is-" + state;
+    connection.className = "connection is-" + (state === "lost" && restarting ? "connecting" : state);
   }
 
   function stopPolling() {
@@ -139,6 +151,12 @@
   }
 
   function watchConnection() {
+    if (restarting && lostSince !== null && Date.now() - lostSince > RESTART_GRACE_MS) {
+      // No server has taken the board back: now it is an alarm.
+      restarting = false;
+      connection.textContent = "Connection lost: reconnecting… changes may be missing";
+      connection.className = "connection is-lost";
+    }
     if (lostSince === null && Date.now() - lastHeard > STALE_AFTER_MS) {
       setConnection("lost");
       // A link that died silently never errors; cancelling the reader makes htmx reconnect.
