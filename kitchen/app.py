@@ -48,6 +48,7 @@ from kitchen.orders.service import ChangeFeed, OrderService
 from kitchen.orders.stores import OrderStore, store_for
 from kitchen.orders.summaries.fold import ShardFolder
 from kitchen.pages import create_environment, template_config
+from kitchen.quiet import QuietWatch
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
 
@@ -89,15 +90,17 @@ def create_app(
     hub = BoardHub(channels, sessions, renderer, store, api_keys)
     folder = ShardFolder(engine, clock)
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
+    quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)
+    renderer.quiet = lambda: quiet_watch.current
 
     return KitchenApp(
         route_handlers=route_handlers(),
         dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, hub),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
-        on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start],
+        on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start, quiet_watch.start],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
-        on_shutdown=[pool_sampler.stop, folder.stop, hub.stop, engine.dispose, process_stopped],
+        on_shutdown=[quiet_watch.stop, pool_sampler.stop, folder.stop, hub.stop, engine.dispose, process_stopped],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_metrics().middleware, security_headers_middleware, RestoreSlashes()],
         csrf_config=csrf_config(settings),
@@ -114,6 +117,7 @@ def create_app(
                 "db_config": db_config,
                 "board_hub": hub,
                 "board_renderer": renderer,
+                "quiet_watch": quiet_watch,
                 "clock": clock,
                 "api_keys": api_keys,
             }

@@ -15,7 +15,7 @@ import hmac
 import logging
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
@@ -53,6 +53,13 @@ DB_POOL = Gauge(
 )
 DB_POOL_SIZE = Gauge(
     "kitchen_db_pool_size", "Connections a process keeps (KITCHEN_DB_POOL_SIZE).", multiprocess_mode="max"
+)
+
+QUIET_BRANDS = Gauge(
+    "kitchen_quiet_brands",
+    "1 while a brand's silence is too long to be chance (a channel gone quiet), else 0.",
+    ["brand"],
+    multiprocess_mode="max",  # every process looks, and sees the same
 )
 
 # How often each process writes its pool's state (a scrape may reach another worker).
@@ -123,7 +130,7 @@ class _Scrape:
             yield from REGISTRY.collect()
         age = GaugeMetricFamily(
             "kitchen_newest_order_age_seconds",
-            "Seconds since the newest order of each brand came in: a channel gone quiet shows here.",
+            "Seconds since the newest order of each brand came in (brands with one in the last 7 days).",
             labels=["brand"],
         )
         for brand_id, created_at in sorted(self.newest.items()):
@@ -131,10 +138,18 @@ class _Scrape:
         yield age
 
 
-async def newest_orders(sessions: async_sessionmaker[AsyncSession]) -> dict[str, datetime]:
-    """When each brand's newest order came in (one index-backed group over the orders)."""
+# The newest-order age covers brands with an order this recent: a range of the created_at index.
+NEWEST_ORDER_WINDOW = timedelta(days=7)
+
+
+async def newest_orders(sessions: async_sessionmaker[AsyncSession], now: datetime) -> dict[str, datetime]:
+    """When each brand's newest order of the last 7 days came in."""
     async with sessions() as session:
-        newest = select(Order.brand_id, func.max(Order.created_at)).group_by(Order.brand_id)
+        newest = (
+            select(Order.brand_id, func.max(Order.created_at))
+            .where(Order.created_at >= now - NEWEST_ORDER_WINDOW)
+            .group_by(Order.brand_id)
+        )
         return dict((await session.execute(newest)).all())
 
 
@@ -147,6 +162,7 @@ async def metrics(request: Request[Any, Any, Any], state: State) -> Response[byt
     sent = request.headers.get("authorization", "")
     if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         raise NotAuthorizedException("send Authorization: Bearer <KITCHEN_METRICS_TOKEN>")
-    scrape = _Scrape(await newest_orders(state.sessions), state.clock())
+    now = state.clock()
+    scrape = _Scrape(await newest_orders(state.sessions, now), now)
     # As the header says, not with the charset Litestar would add to it a second time.
     return Response(generate_latest(scrape), headers={"Content-Type": CONTENT_TYPE_LATEST})

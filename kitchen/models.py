@@ -5,6 +5,7 @@ from kitchen.brands.models import Brand
 from kitchen.menu.models import MenuItem
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
+from kitchen.quiet import QuietMute
 
 __all__ = [
     "AnalyticsCustomer",
@@ -23,5 +24,6 @@ __all__ = [
     "OrderItem",
     "OrderStatusEvent",
     "PairingCode",
+    "QuietMute",
     "Tablet",
 ]

@@ -35,6 +35,7 @@ TABLES = (
     "orders",
     "brands",
     "menu_items",
+    "quiet_mutes",
     "analytics_samples",
     "analytics_histograms",
     "analytics_quarter_hours",

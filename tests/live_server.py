@@ -144,6 +144,13 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"{self.name} did not start on port {self.port}")
 
+    def kill(self) -> None:
+        """The process dies at once (a crash, a pulled cable): no goodbye to its boards."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
     def stop(self) -> None:
         if self.process is None:
             return

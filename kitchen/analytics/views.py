@@ -365,6 +365,7 @@ class DashboardController(Controller):
             "presets": PRESETS,
             "brands": list(await brand_service.catalog()),
             "settings": settings,
+            "quiet": request.app.state.quiet_watch.current,
             **panels_context(dashboard.figures, settings),
         }
         return page(request, "dashboard/page.html", context)
@@ -372,13 +373,15 @@ class DashboardController(Controller):
     @get("/panels")
     async def dashboard_panels(
         self,
+        request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         dashboard: NamedDependency[Dashboard],
     ) -> Template:
         """Only the panels, for htmx; the address bar follows the filters (htmx's push URL)."""
+        quiet = request.app.state.quiet_watch.current
         return HTMXTemplate(
             template_name="dashboard/_panels.html",
-            context={"chosen": dashboard.chosen, **panels_context(dashboard.figures, settings)},
+            context={"chosen": dashboard.chosen, "quiet": quiet, **panels_context(dashboard.figures, settings)},
             push_url=f"/dashboard?{dashboard.chosen.query()}",
         )
 

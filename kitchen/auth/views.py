@@ -27,6 +27,7 @@ from kitchen.feed import end_sessions
 from kitchen.fields import FieldError
 from kitchen.menu.service import MenuService
 from kitchen.pages import page
+from kitchen.quiet import answer_alarm
 from kitchen.settings import Settings
 
 
@@ -39,6 +40,14 @@ class SignInForm(msgspec.Struct, kw_only=True):
 class PairForm(msgspec.Struct, kw_only=True):
     code: str = ""
     name: str = ""
+
+
+class MuteForm(msgspec.Struct, kw_only=True):
+    minutes: str = ""
+
+
+# A mute longer than a day is a brand switched off, which a quiet alarm should not hide.
+MUTE_MINUTES = range(1, 24 * 60 + 1)
 
 
 class NameForm(msgspec.Struct, kw_only=True):
@@ -173,6 +182,7 @@ class ManageController(Controller):
             # What waits on every station board as "unassigned" until a menu maps it.
             "unmapped": await MenuService(credentials.session).unmapped(credentials.clock() - UNMAPPED_WINDOW),
             "zone": settings.zone,
+            "quiet": request.app.state.quiet_watch.current,
             **shown,
         }
         return page(request, "auth/manage.html", context, status_code=status)
@@ -220,3 +230,34 @@ class ManageController(Controller):
         with contextlib.suppress(FieldError):
             await credentials.revoke_api_key(name)
         return Redirect("/manage")
+
+    @post("/quiet/{brand_id:str}/seen")
+    async def quiet_seen(
+        self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials], brand_id: FromPath[str]
+    ) -> Redirect:
+        """The brand's alarm is seen: it stays quiet until the brand's next order."""
+        await self._answer(request, credentials, brand_id, None)
+        return Redirect("/manage")
+
+    @post("/quiet/{brand_id:str}/mute")
+    async def quiet_mute(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        brand_id: FromPath[str],
+        data: URLEncodedBody[MuteForm],
+    ) -> Response[Any]:
+        """The brand's alarm is muted for some minutes (a brand paused on purpose)."""
+        minutes = int(data.minutes) if data.minutes.strip().isdigit() else 0
+        if minutes not in MUTE_MINUTES:
+            return await self._page(request, credentials, 400, error="Mute for 1 to 1440 minutes.")
+        await self._answer(request, credentials, brand_id, timedelta(minutes=minutes))
+        return Redirect("/manage")
+
+    async def _answer(
+        self, request: Request[Any, Any, Any], credentials: Credentials, brand_id: str, mute_for: timedelta | None
+    ) -> None:
+        principal = await principal_of(request)
+        assert principal is not None  # manager_only let the request in
+        await answer_alarm(credentials.session, brand_id, principal.actor, credentials.clock(), mute_for)
+        await request.app.state.quiet_watch.look()  # every board hears it now, not at the next look

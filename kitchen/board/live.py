@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -34,6 +34,7 @@ from kitchen.lifecycle import when_stopping
 from kitchen.metrics import BOARD_EVENTS_SENT, BOARD_STREAMS, CHANGES_HEARD
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice, OrderStore
+from kitchen.quiet import QuietBrand
 from kitchen.settings import Settings
 
 log = logging.getLogger("kitchen.board")
@@ -285,6 +286,13 @@ class BoardHub:
             if board.session_id in ended:
                 board.send([signed_out])
                 board.send_end()
+
+    async def alarms_changed(self, quiet: Sequence[QuietBrand]) -> None:
+        """The alarm banners changed: every board gets them now, and a reconnecting board with its resync."""
+        self._resync_cache.clear()
+        banners = ServerSentEventMessage(event="alarms", data=self.renderer.alarms())
+        for board in self.boards:
+            board.send([banners])
 
     def resync_all(self) -> None:
         """Changes may have been missed: end every stream, so each board reconnects and resyncs."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from kitchen.orders.models import EventSource
 from kitchen.orders.records import ItemRecord, OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.pages import create_environment
+from kitchen.quiet import QuietBrand
 from kitchen.settings import Settings
 
 
@@ -185,6 +186,12 @@ class BoardRenderer:
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
         self.environment = environment or create_environment()
+        # The brands gone quiet, as this process last saw them (kitchen/quiet.py sets it).
+        self.quiet: Callable[[], Sequence[QuietBrand]] = lambda: ()
+
+    def alarms(self) -> str:
+        """The alarm banners every board and the dashboard show (empty when all is well)."""
+        return self.environment.get_template("board/_alarms.html").render(quiet=self.quiet())
 
     def ticket_view(
         self,
@@ -354,6 +361,7 @@ class BoardRenderer:
                 for name in [EXPO, *await queries.station_names(session)]
             ],
             "rendered_at": now.isoformat(),
+            "quiet": self.quiet(),
         }
 
     async def board_content(self, session: AsyncSession, station: Station) -> str:

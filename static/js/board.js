@@ -92,6 +92,11 @@
     const panel = document.getElementById("all-day");
     if (panel) panel.innerHTML = e.detail.data;
   });
+  board.addEventListener("alarms", (e) => {
+    heard();
+    const alarms = document.getElementById("alarms");
+    if (alarms) alarms.outerHTML = e.detail.data;
+  });
   board.addEventListener("ping", heard);
   // Signed out, or the tablet was unpaired: nothing more may reach this screen. Reloading
   // clears it and leads to pairing (or sign-in) again.
