@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, Select, SQLColumnExpression, case, func, literal_column, select
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.analytics import indexes  # noqa: F401  # registers the indexes these queries read through
 from kitchen.analytics.customers import customers_of
 from kitchen.analytics.hours import HOUR, local_hours, next_local_hour, offset_changes, offset_seconds
-from kitchen.analytics.percentiles import Group, Summary, histogram_summary, summaries
+from kitchen.analytics.percentiles import Group, Summary, histogram_summary, rounded, summaries
 from kitchen.analytics.periods import Period, asked_period, day_start, month_of, next_day_start, next_month_start
 from kitchen.analytics.schemas import (
     BrandFigures,
@@ -73,10 +72,6 @@ from kitchen.orders.summaries.tables import (
 
 ORDER_STATUSES = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY)
 ITEM_STATUSES = (ItemStatus.ORDERED, ItemStatus.PREPARING, ItemStatus.READY)
-
-
-def rounded(seconds: Any) -> float | None:
-    return None if seconds is None else round(float(seconds), 3)
 
 
 class AnalyticsQueries:

@@ -35,6 +35,11 @@ class Summary:
     p90: float
 
 
+def rounded(seconds: Any) -> float | None:
+    """Seconds as the figures give them: to the millisecond (None stays None)."""
+    return None if seconds is None else round(float(seconds), 3)
+
+
 def histogram_summary(period: Period, measure: str, keys: Sequence[str] = (), group: Group = "key") -> Select[Any]:
     """Per `group` (the samples' key, or their brand) of `measure` over the orders of `period`:
     the buckets where its median and 90th percentile lie (`bucket_summary`).

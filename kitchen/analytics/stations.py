@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Double, Float, Integer, Select, String, case, cast, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kitchen.analytics.percentiles import bucket_summary, summaries
+from kitchen.analytics.percentiles import bucket_summary, rounded, summaries
 from kitchen.analytics.periods import Period
 from kitchen.analytics.schemas import StationFigures, StatusDuration
 from kitchen.menu.models import MenuItem
@@ -61,10 +61,6 @@ def seconds_between(dialect: str, start: Any, end: Any) -> Any:
 
 def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def _period_filter(statement: Select[Any], period: Period) -> Select[Any]:
