@@ -237,6 +237,9 @@ async def main(args: argparse.Namespace) -> int:
     bb.row("PATCH .../lines/{line}/status (a tap)", bb.summary(results.tap_ms))
     bb.row(f"tap -> its event at each of {len(boards)} boards", bb.summary(latencies), 250.0)
     print()
+    seconds = args.minutes * 60
+    orders_per_s, taps_per_s = len(results.create_ms) / seconds, len(results.tap_ms) / seconds
+    print(f"measured rates: {orders_per_s:.1f} new orders/s, {taps_per_s:.1f} taps/s")
     print(
         f"orders {len(results.create_ms)}, taps {len(results.tap_ms)}, board events matched {len(latencies)}, "
         f"missed {misses}; errors {dict(results.errors)}; streams ended {ended}"
