@@ -7,6 +7,7 @@ real week in the kitchen: arrivals through the day, minutes of cooking, couriers
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import secrets
 from dataclasses import dataclass
@@ -252,10 +253,16 @@ async def count_orders(settings: Settings) -> int:
 @click.option("--days", default=7, show_default=True, help="How many days of history to generate.")
 def demo_command(if_empty: bool, days: int) -> None:
     settings = Settings.from_env()
-    if if_empty and asyncio.run(count_orders(settings)) > 0:
+    if asyncio.run(count_orders(settings)) > 0:
+        if not if_empty:
+            # Its orders would be the same ones again (the demo is seeded): refuse, plainly.
+            raise click.ClickException("the database already has orders; the demo fills an empty one")
         click.echo("demo: the database already has orders; leaving it as it is")
         click.echo("demo: sign in at /login with the manager password shown on the first start")
         return
+    # A week of orders is thousands of "order received" and "status change" lines: they would
+    # bury the credentials printed after them.
+    logging.getLogger("kitchen.orders").setLevel(logging.WARNING)
     created = asyncio.run(fill_demo(settings, days=days))
     click.echo(f"demo: created {created} orders")
     password = secrets.token_urlsafe(9)

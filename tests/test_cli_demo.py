@@ -41,6 +41,14 @@ def test_demo_fills_once_and_leaves_a_filled_database_alone(demo_database: tuple
     assert "leaving it" in run_kitchen(demo_database[0], "demo", "--if-empty")
 
 
+def test_the_demo_refuses_a_filled_database_plainly(demo_database: tuple[str, str]) -> None:
+    env = {**os.environ, "KITCHEN_DATABASE_URL": demo_database[0], "KITCHEN_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([KITCHEN, "demo"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "the database already has orders" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 @contextlib.asynccontextmanager
 async def demo_api(url: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
     """The JSON API of an app on the demo database, with the demo's API key."""
