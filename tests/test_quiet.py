@@ -167,3 +167,9 @@ async def test_a_manager_mutes_a_brand_for_an_hour(
 async def test_a_mute_for_no_sensible_time_is_refused(manager: httpx.AsyncClient, minutes: str) -> None:
     response = await manager.post("/manage/quiet/brand-burgers/mute", data={"minutes": minutes})
     assert response.status_code == 400, response.text
+
+
+async def test_an_answer_for_a_brand_id_no_brand_could_have_is_refused(manager: httpx.AsyncClient) -> None:
+    for action in ("seen", "mute"):
+        response = await manager.post(f"/manage/quiet/{'b' * 65}/{action}", data={"minutes": "30"})
+        assert response.status_code == 404, response.text

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -26,6 +27,7 @@ from kitchen.auth.throttle import Throttle, TooManyAttempts
 from kitchen.feed import end_sessions
 from kitchen.fields import FieldError
 from kitchen.menu.service import MenuService
+from kitchen.orders.models import ID_LENGTH
 from kitchen.pages import page
 from kitchen.quiet import answer_alarm
 from kitchen.settings import Settings
@@ -257,6 +259,8 @@ class ManageController(Controller):
     async def _answer(
         self, request: Request[Any, Any, Any], credentials: Credentials, brand_id: str, mute_for: timedelta | None
     ) -> None:
+        if not 0 < len(brand_id) <= ID_LENGTH:
+            raise NotFoundException(f"no brand {brand_id[:ID_LENGTH]!r}")
         principal = await principal_of(request)
         assert principal is not None  # manager_only let the request in
         await answer_alarm(credentials.session, brand_id, principal.actor, credentials.clock(), mute_for)
