@@ -10,7 +10,6 @@ of any worker sums them, so one scrape target sees the whole host.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import os
@@ -28,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from kitchen.every import Every
 from kitchen.orders.models import Order
 
 log = logging.getLogger("kitchen.metrics")
@@ -89,9 +89,9 @@ class PoolSampler:
     def __init__(self, engine: AsyncEngine, pool_size: int) -> None:
         self.engine = engine
         self.pool_size = pool_size
-        self._task: asyncio.Task[None] | None = None
+        self._every = Every(POOL_SAMPLE_SECONDS, self.sample, "metrics-pool-sampler", at_once=True)
 
-    def sample(self) -> None:
+    async def sample(self) -> None:
         pool: Any = self.engine.sync_engine.pool
         if not hasattr(pool, "checkedout"):
             return  # SQLite's pool has no fixed size to fill
@@ -101,17 +101,10 @@ class PoolSampler:
         DB_POOL_SIZE.set(self.pool_size)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metrics-pool-sampler")
+        await self._every.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(POOL_SAMPLE_SECONDS)
+        await self._every.stop()
 
 
 class _Scrape:

@@ -20,9 +20,6 @@ The rule, per brand, in the kitchen's time zone:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import math
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,11 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kitchen.brands.models import Brand
+from kitchen.every import Every
 from kitchen.metrics import QUIET_BRANDS
 from kitchen.orders.models import ID_LENGTH, Order
 from kitchen.orders.summaries.tables import QUARTER_HOUR, AnalyticsQuarterHour, quarter_number
-
-log = logging.getLogger("kitchen.quiet")
 
 WEEKS = 4
 CHANCE = 0.01
@@ -197,8 +193,7 @@ class QuietWatch:
         self.zone = zone
         self.announce = announce
         self.current: list[QuietBrand] = []
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._every = Every(WATCH_SECONDS, self.look, "quiet-watch", at_once=True)
 
     async def look(self) -> list[QuietBrand]:
         """Look now; announce when the alarms (or their minutes) changed."""
@@ -214,26 +209,7 @@ class QuietWatch:
         return found
 
     async def start(self) -> None:
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(self._stop), name="quiet-watch")
+        await self._every.start()
 
     async def stop(self) -> None:
-        """Stop between looks: a look is never cut off mid-query (its driver thread would be left
-        answering a loop that is gone), only waited for, a few seconds at most."""
-        if self._task is None:
-            return
-        self._stop.set()
-        try:
-            await asyncio.wait_for(self._task, timeout=5)
-        except TimeoutError:
-            log.warning("the quiet watch did not stop in time; cancelled")
-
-    async def _run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.look()
-            except Exception:
-                # The database may be away; the boards have their own banner for that.
-                log.warning("could not look for quiet brands", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=WATCH_SECONDS)
+        await self._every.stop()

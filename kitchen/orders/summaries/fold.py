@@ -16,8 +16,6 @@ them) and adds to shard 0 in key order, the order in which changes take their ro
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kitchen.every import Every
 from kitchen.metrics import FOLD_RUNS
 from kitchen.orders.summaries.tables import (
     CUSTOMERS,
@@ -36,8 +35,6 @@ from kitchen.orders.summaries.tables import (
     month_number,
     quarter_number,
 )
-
-log = logging.getLogger("kitchen.analytics")
 
 FOLD_SECONDS = 300.0
 # How far back a change may still add to counters: orders live for hours, not days.
@@ -102,26 +99,20 @@ class ShardFolder:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], every: float = FOLD_SECONDS) -> None:
         self.engine = engine
         self.clock = clock
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
+        self._every = Every(every, self.fold, "analytics-fold", at_once=False)
+
+    async def fold(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await fold_shards(conn, self.clock())
+        except Exception:
+            FOLD_RUNS.labels("failed").inc()
+            raise
+        FOLD_RUNS.labels("folded").inc()
 
     async def start(self) -> None:
         if self.engine.dialect.name == "postgresql":
-            self._task = asyncio.create_task(self._run(), name="analytics-fold")
+            await self._every.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                async with self.engine.connect() as conn:
-                    await fold_shards(conn, self.clock())
-                FOLD_RUNS.labels("folded").inc()
-            except Exception:
-                # The database may be away (a restart); the next turn tries again.
-                FOLD_RUNS.labels("failed").inc()
-                log.warning("could not fold the analytics shards", exc_info=True)
+        await self._every.stop()
