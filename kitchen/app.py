@@ -157,7 +157,12 @@ def dependencies(
 
     def provide_analytics(db_session: NamedDependency[AsyncSession]) -> AnalyticsQueries:
         return AnalyticsQueries(
-            db_session, clock=clock, zone=settings.zone, tuning=tuning, pack_seconds=settings.pack_seconds
+            db_session,
+            clock=clock,
+            zone=settings.zone,
+            tuning=tuning,
+            pack_seconds=settings.pack_seconds,
+            stale_after=settings.stale_after,
         )
 
     return {

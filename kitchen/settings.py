@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -68,6 +69,9 @@ class Settings:
     pack_seconds: int = 120
     # How long a board keeps "undo" for its last change on a ticket.
     undo_seconds: int = 60
+    # An open or ready order this many hours past its pickup time was abandoned: it leaves the
+    # boards (the API keeps it, and the dashboard counts it as abandoned).
+    stale_hours: float = 6.0
     # Signs session cookies and CSRF tokens; keep it secret and the same on every app process.
     secret_key: str = field(default_factory=default_secret_key, repr=False)
     # Send cookies over HTTPS only; turn on wherever the app is served over HTTPS.
@@ -98,6 +102,8 @@ class Settings:
             raise SettingsError("KITCHEN_MAX_BODY_BYTES must be at least 1024")
         if self.undo_seconds < 30:
             raise SettingsError("KITCHEN_UNDO_SECONDS must be at least 30: cooks need time to notice a mistake")
+        if not 0.5 <= self.stale_hours <= 24 * 31:
+            raise SettingsError("KITCHEN_STALE_HOURS must be between 0.5 and 744 (31 days)")
         if not 0 <= self.pack_seconds <= 3600:
             raise SettingsError("KITCHEN_PACK_SECONDS must be between 0 and 3600")
         if len(self.secret_key) < 32:
@@ -119,6 +125,10 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def stale_after(self) -> timedelta:
+        return timedelta(hours=self.stale_hours)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:

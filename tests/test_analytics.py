@@ -358,6 +358,7 @@ async def test_on_time_rate_and_lateness_of_ready_orders(client: httpx.AsyncClie
         "rate": 0.5,
         "lateP50Seconds": 180.0,
         "lateP90Seconds": 276.0,
+        "abandoned": 0,
     }
 
 
@@ -378,7 +379,34 @@ async def test_orders_still_open_after_their_pickup_time_are_late_too(
 
     assert (body["orders"], body["onTime"], body["openLate"], body["due"]) == (1, 1, 2, 3)
     assert body["rate"] == round(1 / 3, 4)
+    assert body["abandoned"] == 0
     assert not_due_yet["id"]
+
+
+async def test_orders_open_or_ready_six_hours_after_pickup_count_as_abandoned(
+    client: httpx.AsyncClient, tablet: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    ready = await create_order(client)  # every pickupTime is 10:30
+    await order_steps(client, clock, ready["id"], (600, "READY"))  # never picked up
+    forgotten = await create_order(client)
+    await order_steps(client, clock, forgotten["id"], (60, "PREPARING"))
+    picked_up = await create_order(client)
+    await order_steps(client, clock, picked_up["id"], (60, "READY"), (60, "PICKED_UP"))
+    clock.now = clock.now.replace(hour=16, minute=29)
+
+    assert (await figures(client, "on-time", **RANGE))["abandoned"] == 0
+    still = (await tablet.get("/board/tickets")).text
+    assert ready["channelOrderId"] in still
+    assert forgotten["channelOrderId"] in still
+    assert "Nothing waiting." not in still  # the forgotten order's items are in the all-day totals
+    clock.now = clock.now.replace(minute=30)  # six hours after the pickup time: off the boards
+    body = await figures(client, "on-time", **RANGE)
+    assert (body["abandoned"], body["openLate"]) == (2, 1)
+    board = await tablet.get("/board/tickets")
+    assert board.status_code == 200
+    assert ready["channelOrderId"] not in board.text
+    assert forgotten["channelOrderId"] not in board.text
+    assert "Nothing waiting." in board.text  # and out of them
 
 
 async def test_on_time_counts_the_first_ready_of_a_recalled_order(client: httpx.AsyncClient, clock: FakeClock) -> None:
@@ -486,6 +514,7 @@ EMPTY = {
         "rate": None,
         "lateP50Seconds": None,
         "lateP90Seconds": None,
+        "abandoned": 0,
     },
     "items": [],
 }

@@ -55,6 +55,20 @@ def test_open_and_ready_orders_are_on_the_board(status: str) -> None:
     assert belongs_on_board(an_order(status=status), NOW)
 
 
+@pytest.mark.parametrize("status", ["RECEIVED", "PREPARING", "READY"])
+def test_an_order_long_past_its_pickup_time_was_abandoned_and_leaves_the_board(status: str) -> None:
+    stale = timedelta(hours=6)
+    assert belongs_on_board(an_order(status=status, pickup_time=NOW - stale + timedelta(seconds=1)), NOW, stale)
+    assert not belongs_on_board(an_order(status=status, pickup_time=NOW - stale), NOW, stale)
+
+
+def test_pickups_at_the_ends_of_time_stay_on_the_board_or_leave_it_without_error() -> None:
+    assert belongs_on_board(an_order(pickup_time=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)), NOW)
+    assert not belongs_on_board(an_order(pickup_time=datetime(1, 1, 1, tzinfo=UTC)), NOW)
+    early = datetime(1, 1, 1, 3, tzinfo=UTC)  # less than the stale window after the first moment
+    assert belongs_on_board(an_order(pickup_time=datetime(1, 1, 1, 4, tzinfo=UTC)), early)
+
+
 @pytest.mark.parametrize("status", ["PICKED_UP"])
 def test_finished_orders_leave_the_board(status: str) -> None:
     assert not belongs_on_board(an_order(status=status), NOW)
@@ -143,6 +157,9 @@ async def test_the_board_query_and_the_rule_agree(
     ids = {}
     for name in ("open", "preparing", "ready", "picked_up", "cancelled", "seen", "old_cancelled"):
         ids[name] = (await create_order(client))["id"]
+    for name in ("abandoned", "abandoned_ready"):
+        ids[name] = (await create_order(client, pickupTime=(clock.now - timedelta(hours=7)).isoformat()))["id"]
+    await set_order(client, ids["abandoned_ready"], "READY")
     await set_order(client, ids["preparing"], "PREPARING")
     await set_order(client, ids["ready"], "READY")
     await set_order(client, ids["picked_up"], "READY")

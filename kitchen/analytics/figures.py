@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, Select, SQLColumnExpression, case, func, literal_column, select
@@ -49,6 +49,7 @@ from kitchen.analytics.schemas import (
 )
 from kitchen.analytics.stations import item_targets, station_figures
 from kitchen.analytics.tuning import Tuning, untuned
+from kitchen.board.rules import ON_BOARD, STALE_AFTER, stale_before
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock, system_clock
 from kitchen.menu.service import UNASSIGNED
@@ -84,12 +85,14 @@ class AnalyticsQueries:
         zone: ZoneInfo | None = None,
         tuning: Tuning = untuned,
         pack_seconds: int = 120,
+        stale_after: timedelta = STALE_AFTER,
     ) -> None:
         self.session = session
         self.clock = clock
         self.zone = zone or ZoneInfo("UTC")
         self.tuning = tuning
         self.pack_seconds = pack_seconds
+        self.stale_after = stale_after
         self._tuned = False
 
     async def _tune(self) -> None:
@@ -225,6 +228,20 @@ class AnalyticsQueries:
             conditions.append(Order.brand_id.in_(period.brand_ids))
         return select(Order.brand_id, func.count().label("n")).where(*conditions).group_by(Order.brand_id)
 
+    async def abandoned(self, period: Period) -> int:
+        """Orders of the period still open or ready so long past their pickup time that they
+        left the boards (`KITCHEN_STALE_HOURS`): the courier never came, the channel never cancelled."""
+        now = self.clock()
+        conditions = [
+            Order.status.in_(ON_BOARD),
+            Order.pickup_time <= stale_before(now, self.stale_after),
+            Order.created_at >= period.start,
+            Order.created_at < period.end,
+        ]
+        if period.brand_ids:
+            conditions.append(Order.brand_id.in_(period.brand_ids))
+        return int(await self.session.scalar(select(func.count()).select_from(Order).where(*conditions)) or 0)
+
     async def on_time(self, period: Period) -> OnTime:
         """Of the orders created in the period that are due, how many were READY by their pickupTime.
 
@@ -248,6 +265,7 @@ class AnalyticsQueries:
             rate=round(on_time / due, 4) if due else None,
             late_p50_seconds=rounded(late.p50) if late else None,
             late_p90_seconds=rounded(late.p90) if late else None,
+            abandoned=await self.abandoned(period),
         )
 
     async def slowest_items(self, period: Period) -> list[SlowItem]:

@@ -69,6 +69,13 @@ class OnTime(Struct, rename="camel", kw_only=True):
     rate: Annotated[float, Meta(ge=0, le=1, description="onTime / due; null when due is 0.")] | None
     late_p50_seconds: Seconds
     late_p90_seconds: Seconds
+    abandoned: Annotated[
+        int,
+        Meta(
+            description="Orders still open or READY more than KITCHEN_STALE_HOURS after their pickupTime:"
+            " they left the boards. The open ones count in openLate too."
+        ),
+    ] = 0
 
 
 class SlowItem(Struct, rename="camel", kw_only=True):

@@ -156,6 +156,7 @@ def panels_context(figures: Figures, settings: Settings) -> dict[str, object]:
     stays = [("order", r) for r in durations.orders] + [("item", r) for r in durations.items]
     return {
         "figures": figures,
+        "stale_hours": f"{settings.stale_hours:g}",
         "headline": {
             "received": sum(h.received for h in figures.throughput),
             "ready": sum(h.ready for h in figures.throughput),
@@ -212,7 +213,7 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
             ],
         ),
         "on-time": (
-            ["orders", "on_time", "open_late", "due", "rate", "late_p50_seconds", "late_p90_seconds"],
+            ["orders", "on_time", "open_late", "due", "rate", "late_p50_seconds", "late_p90_seconds", "abandoned"],
             [
                 [
                     figures.on_time.orders,
@@ -222,6 +223,7 @@ def csv_tables(figures: Figures, settings: Settings) -> dict[str, tuple[list[str
                     figures.on_time.rate,
                     figures.on_time.late_p50_seconds,
                     figures.on_time.late_p90_seconds,
+                    figures.on_time.abandoned,
                 ]
             ],
         ),

@@ -235,14 +235,15 @@ class BoardHub:
             order = await self.store.read_order(await session.connection(), change.order_id)
             brands = await queries.brands(session)
             routes = await queries.routes(session, [order] if order is not None else [])
-            all_day = {station: await queries.all_day(session, station) for station in stations}
+            abandoned_before = self.renderer.abandoned_before()
+            all_day = {station: await queries.all_day(session, station, abandoned_before) for station in stations}
         gone = ServerSentEventMessage(event="ticket-gone", data=change.order_id)
         tickets: dict[str, ServerSentEventMessage] = {}
         for station in stations:
             if station.name in tickets:
                 continue
             card = None
-            if order is not None and belongs_on_board(order, self.renderer.clock()):
+            if order is not None and belongs_on_board(order, self.renderer.clock(), self.renderer.settings.stale_after):
                 card = self.renderer.ticket(order, brands, routes, station)
             tickets[station.name] = gone if card is None else ServerSentEventMessage(event="ticket", data=card)
         panels = {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kitchen.board.rules import on_board_in_sql, position
+from kitchen.board.rules import STALE_AFTER, on_board_in_sql, position
 from kitchen.board.station import Route, Routes, Station
 from kitchen.brands.models import Brand
 from kitchen.menu.models import MenuItem
@@ -44,14 +44,16 @@ TICKET_ITEM_COLUMNS = (
 )
 
 
-async def board_orders(session: AsyncSession, station: Station, now: datetime) -> list[OrderRecord]:
+async def board_orders(
+    session: AsyncSession, station: Station, now: datetime, stale_after: timedelta = STALE_AFTER
+) -> list[OrderRecord]:
     """Every ticket a station shows, in board order: two statements, no ORM objects.
 
     The records carry no history: a ticket does not show it.
     """
     statement = (
         select(*ORDER_COLUMNS)
-        .where(on_board_in_sql(now))
+        .where(on_board_in_sql(now, stale_after))
         .order_by(Order.pickup_time, Order.id)  # which tickets a board past its cap keeps: the soonest
         .limit(MAX_TICKETS)
     )
@@ -85,8 +87,13 @@ async def station_names(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(MenuItem.station).distinct().order_by(MenuItem.station))).all())
 
 
-async def all_day(session: AsyncSession, station: Station) -> list[AllDayLine]:
-    """How many of each PLU the station still has to make, by its modifiers: items not yet READY."""
+async def all_day(
+    session: AsyncSession, station: Station, abandoned_before: datetime | None = None
+) -> list[AllDayLine]:
+    """How many of each PLU the station still has to make, by its modifiers: items not yet READY.
+
+    Orders picked up by `abandoned_before` left the boards (see rules.stale_before): not counted.
+    """
     statement = (
         select(OrderItem.plu, OrderItem.modifiers, func.min(OrderItem.name), func.sum(OrderItem.quantity))
         .join(Order, Order.id == OrderItem.order_id)
@@ -100,6 +107,8 @@ async def all_day(session: AsyncSession, station: Station) -> list[AllDayLine]:
     )
     if station.brand_ids:
         statement = statement.where(Order.brand_id.in_(station.brand_ids))
+    if abandoned_before is not None:
+        statement = statement.where(Order.pickup_time > abandoned_before)
     if not station.is_expo:
         routed = (MenuItem.brand_id == Order.brand_id) & (MenuItem.plu == OrderItem.plu)
         route = func.coalesce(MenuItem.station, literal(UNASSIGNED))

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board import queries
 from kitchen.board.queries import AllDayLine
-from kitchen.board.rules import StartBy, position, section_of, start_by, start_by_now, urgency
+from kitchen.board.rules import StartBy, position, section_of, stale_before, start_by, start_by_now, urgency
 from kitchen.board.station import NOT_ROUTED, Route, Routes, Station
 from kitchen.brands.models import Brand
 from kitchen.clock import Clock
@@ -189,6 +189,10 @@ class BoardRenderer:
         # The brands gone quiet, as this process last saw them (kitchen/quiet.py sets it).
         self.quiet: Callable[[], Sequence[QuietBrand]] = lambda: ()
 
+    def abandoned_before(self) -> datetime:
+        """Orders with a pickup time at or before this have left the boards (KITCHEN_STALE_HOURS)."""
+        return stale_before(self.clock(), self.settings.stale_after)
+
     def alarms(self) -> str:
         """The alarm banners every board and the dashboard show (empty when all is well)."""
         return self.environment.get_template("board/_alarms.html").render(quiet=self.quiet())
@@ -333,7 +337,7 @@ class BoardRenderer:
     async def board_context(self, session: AsyncSession, station: Station) -> dict[str, object]:
         now = self.clock()
         brands = await queries.brands(session)
-        orders = await queries.board_orders(session, station, now)
+        orders = await queries.board_orders(session, station, now, self.settings.stale_after)
         routes = await queries.routes(session, orders)
         views = (self.ticket_view(order, brands, routes, station) for order in orders)
         tickets = [view for view in views if view is not None]
@@ -343,7 +347,7 @@ class BoardRenderer:
             "station": station,
             "tickets": [t for t in tickets if t.section != "ready"],
             "ready": [t for t in tickets if t.section == "ready"],
-            "all_day": all_day_rows(await queries.all_day(session, station)),
+            "all_day": all_day_rows(await queries.all_day(session, station, self.abandoned_before())),
             "station_query": station.query(),
             "chips": [
                 BrandChip(

@@ -20,14 +20,20 @@ from kitchen.orders.status import OrderStatus
 ON_BOARD = (OrderStatus.RECEIVED, OrderStatus.PREPARING, OrderStatus.READY)
 # An unacknowledged cancellation older than this has surely been seen; it stops cluttering the board.
 CANCELLED_SHOWN_FOR = timedelta(hours=12)
+# KITCHEN_STALE_HOURS' default: an order this long past its pickup time is abandoned.
+STALE_AFTER = timedelta(hours=6)
 # Positions count seconds from here, so that every pickup time a record can hold sorts as text.
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
-def belongs_on_board(order: OrderRecord, now: datetime) -> bool:
-    """Open and ready orders, and cancellations nobody has acknowledged in the last 12 hours."""
+def belongs_on_board(order: OrderRecord, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
+    """Open and ready orders, and cancellations nobody has acknowledged in the last 12 hours.
+
+    An open or ready order whose pickup time is more than `stale_after` past was abandoned (the
+    courier never came, the channel never cancelled): it leaves the boards, not the API.
+    """
     if order.status in ON_BOARD:
-        return True
+        return order.pickup_time > stale_before(now, stale_after)
     return (
         order.status == OrderStatus.CANCELLED
         and order.cancel_acknowledged_at is None
@@ -35,10 +41,15 @@ def belongs_on_board(order: OrderRecord, now: datetime) -> bool:
     )
 
 
-def on_board_in_sql(now: datetime) -> ColumnElement[bool]:
+def stale_before(now: datetime, stale_after: timedelta) -> datetime:
+    """Open orders with a pickup time at or before this were abandoned."""
+    return now - stale_after if now - _EPOCH > stale_after else _EPOCH
+
+
+def on_board_in_sql(now: datetime, stale_after: timedelta = STALE_AFTER) -> ColumnElement[bool]:
     """`belongs_on_board` as a WHERE clause, for reading a whole board in one statement."""
     return or_(
-        Order.status.in_(ON_BOARD),
+        and_(Order.status.in_(ON_BOARD), Order.pickup_time > stale_before(now, stale_after)),
         and_(
             Order.status == OrderStatus.CANCELLED,
             Order.cancel_acknowledged_at.is_(None),

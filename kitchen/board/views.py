@@ -211,7 +211,7 @@ async def _tap(
         message = f"Not possible: {refused}"
         card = await _card(session, renderer, current, station, message)
         return html(card, HTTP_409_CONFLICT)
-    if not belongs_on_board(order, renderer.clock()):
+    if not belongs_on_board(order, renderer.clock(), renderer.settings.stale_after):
         return html("")
     return html(await _card(session, renderer, order, station))
 
