@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+from datetime import timedelta
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -140,8 +141,15 @@ def dependencies(
     def provide_orders(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> OrderService:
         # Every route that changes orders has a guard, which has looked the caller up already.
         principal = known_principal(request)
-        actor = principal.actor if principal else None
-        return OrderService(db_session, store, clock=clock, feed=feed, actor=actor)
+        return OrderService(
+            db_session,
+            store,
+            clock=clock,
+            feed=feed,
+            actor=principal.actor if principal else None,
+            device=principal.device if principal else None,
+            undo_window=timedelta(seconds=settings.undo_seconds),
+        )
 
     def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:
         return BrandService(clock=clock, session=db_session)

@@ -5,6 +5,7 @@ from kitchen.brands.models import Brand
 from kitchen.menu.models import MenuItem
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
+from kitchen.orders.taps import BoardTap
 from kitchen.quiet import QuietMute
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "AnalyticsQuarterHour",
     "AnalyticsSample",
     "ApiKey",
+    "BoardTap",
     "Brand",
     "BrowserSession",
     "EventSource",

@@ -143,7 +143,8 @@ async def test_board_taps_and_undo_work_per_line(
     assert "/lines/1/advance?from=ORDERED" in tapped.text
     assert [s for _, s, _ in await _stored_lines(engine, order["id"])] == ["ORDERED", "PREPARING", "ORDERED"]
 
-    undone = await tablet.post(f"/board/orders/{order['id']}/undo?version=2")
+    tap_id = tapped.headers["kitchen-tap"].split()[0]
+    undone = await tablet.post(f"/board/taps/{tap_id}/undo")
     assert undone.status_code == 200, undone.text
     assert await _stored_lines(engine, order["id"]) == [
         ("BB-1", "ORDERED", 1),

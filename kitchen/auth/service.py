@@ -41,6 +41,11 @@ class Principal:
     def actor(self) -> str:
         return f"{self.kind}:{self.name}"
 
+    @property
+    def device(self) -> str:
+        """Which one it is, by id: names need not be unique (two tablets may be called "Grill")."""
+        return f"{self.kind}:{self.id}"
+
 
 def _check_name(field: str, name: str) -> str:
     name = name.strip()

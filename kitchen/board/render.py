@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,6 @@ from kitchen.brands.models import Brand
 from kitchen.clock import Clock
 from kitchen.menu.service import EXPO, UNASSIGNED
 from kitchen.orders.lines import Modifier
-from kitchen.orders.models import EventSource
 from kitchen.orders.records import ItemRecord, OrderRecord
 from kitchen.orders.status import NEXT_ITEM_STATUS, ItemStatus, OrderStatus
 from kitchen.pages import create_environment
@@ -56,6 +55,7 @@ class ItemLine:
     allergy: str | None = None  # "ALLERGY: sesame, gluten": the red band's text
     station: str | None = None  # the station tag: every line's on expo, unassigned ones on a station board
     start_by: StartBy | None = None  # on a station board, for a line not yet started
+    back_url: str | None = None  # a READY line: one step back, for a mistake found after the undo window
 
 
 # A note that names an allergen is an allergy note whatever the channel put in `allergens`:
@@ -85,7 +85,7 @@ def allergy_band(allergens: Sequence[str], note: str | None) -> str | None:
 class TicketView:
     id: str
     dom_id: str
-    url: str  # where this ticket's taps go: {url}/bump, {url}/undo, ...
+    url: str  # where this ticket's taps go: {url}/bump, {url}/recall, ...
     brand_name: str
     brand_class: str
     channel_order_id: str
@@ -100,9 +100,8 @@ class TicketView:
     pickup_at: str
     arrived_at: str
     items: list[ItemLine]
-    undo_until: str | None
     message: str | None
-    undo_url: str = ""  # carries the version the undo is for: an undo sent twice undoes once
+    courier_late: bool = False  # ready, its pickup time passed, and no courier has taken it
     note: str | None = None  # the order's note, at the top of the ticket
     allergy: str | None = None  # the header's band: the order's allergens, and any line's
     version: int = 0  # the order's: a board never replaces a card with an older one
@@ -237,7 +236,6 @@ class BoardRenderer:
             pickup_at="",
             arrived_at="",
             items=[],
-            undo_until=None,
             message=None,
         )
 
@@ -255,11 +253,6 @@ class BoardRenderer:
         if not station.is_expo and section == "open" and all(item.status == ItemStatus.READY for item, _ in here):
             section = "ready"  # this station's part is done; the card waits beside the board for expo
         race = urgency(order, now, self.settings.amber_seconds, section)
-        undo_until = None
-        if order.version > 1 and order.last_change_source == EventSource.BOARD and section != "cancelled":
-            deadline = order.updated_at + timedelta(seconds=self.settings.undo_seconds)
-            if deadline > now:
-                undo_until = deadline.isoformat()
         url = "/board/orders/" + quote(order.id, safe="")
         tap_query = station.tap_query()
         starts = {
@@ -305,14 +298,18 @@ class BoardRenderer:
                         if not station.is_expo and section == "open" and item.status == ItemStatus.ORDERED
                         else None
                     ),
+                    back_url=(
+                        f"{url}/lines/{item.line}/back?from=READY{tap_query}"
+                        if item.status == ItemStatus.READY and section in ("open", "ready")
+                        else None
+                    ),
                 )
                 for item, route in here
             ],
             note=order.note,
             allergy=_ticket_allergy(order),
-            undo_until=undo_until,
-            undo_url=f"{url}/undo?version={order.version}{tap_query}",
             message=message,
+            courier_late=status == OrderStatus.READY and now > order.pickup_time,
             version=order.version,
             station=station.name,
             elsewhere=None if station.is_expo else ready_elsewhere([i for i, r in routed if not station.cooks(r)]),

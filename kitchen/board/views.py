@@ -7,9 +7,9 @@ history (stamped `board`), same errors, shown on the ticket instead of as JSON.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -29,7 +29,7 @@ from kitchen.fields import FieldError
 from kitchen.http import csrf_token, html
 from kitchen.orders.models import EventSource
 from kitchen.orders.records import OrderRecord
-from kitchen.orders.service import OrderService
+from kitchen.orders.service import OrderService, TapNotFound
 from kitchen.orders.status import ItemStatus, OrderStatus, TransitionNotAllowed
 from kitchen.settings import Settings
 
@@ -51,13 +51,22 @@ class BoardController(Controller):
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
         settings: NamedDependency[Settings],
+        orders: NamedDependency[OrderService],
         brand: FromQuery[list[str] | None] = None,
         station: FromQuery[str | None] = None,
     ) -> Response[str]:
         """A board: expo (whole tickets) by default, or one station's lines (`?station=grill`)."""
         board = Station.of(brand, station)
         context = await board_renderer.board_context(db_session, board)
-        page = board_renderer.page("board/page.html", settings=settings, csrf_token=csrf_token(request), **context)
+        # A reloaded board keeps its undo stack: the server has it.
+        stack = [{"id": t.id, "order": t.order_id, "until": t.until.isoformat()} for t in await orders.open_taps()]
+        page = board_renderer.page(
+            "board/page.html",
+            settings=settings,
+            csrf_token=csrf_token(request),
+            undo_stack=msgspec.json.encode(stack).decode(),
+            **context,
+        )
         return html(page)
 
     @get("/tickets")
@@ -124,19 +133,63 @@ class BoardController(Controller):
             lambda: orders.advance_line(order_id, line, EventSource.BOARD, seen_status),
         )
 
+    @post("/orders/{order_id:str}/lines/{line:int}/back")
+    async def set_line_back(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        order_id: FromPath[str],
+        line: FromPath[int],
+        seen: Annotated[str | None, QueryParameter(name="from")] = None,
+        station: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """A line marked READY by mistake, found after its undo window: one step back, to PREPARING.
+
+        Only from the READY the cook saw: sent twice, the second finds it moved and does nothing.
+        """
+        if _item_status(seen) is not ItemStatus.READY:
+            raise FieldError("from", "from: only a READY line is set back", parameter=True)
+        return await _tap(
+            db_session,
+            board_renderer,
+            orders,
+            Station.of(None, station),
+            order_id,
+            lambda: orders.set_line_back(order_id, line, EventSource.BOARD),
+        )
+
+    @post("/taps/{tap_id:int}/undo")
+    async def undo_tap(
+        self,
+        orders: NamedDependency[OrderService],
+        db_session: NamedDependency[AsyncSession],
+        board_renderer: NamedDependency[BoardRenderer],
+        tap_id: FromPath[int],
+        station: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """Take back one of this board's own changes (its undo stack names them), within the window.
+
+        Answers with the ticket as it is now; an undo sent twice takes back once.
+        """
+        try:
+            order_id = await orders.order_of_tap(tap_id)
+        except TapNotFound as missing:
+            raise NotFoundException(str(missing)) from missing
+        board = Station.of(None, station)
+        return await _tap(db_session, board_renderer, orders, board, order_id, lambda: orders.undo_tap(tap_id))
+
     @post("/orders/{order_id:str}/{action:str}")
     async def order_tap(
         self,
         orders: NamedDependency[OrderService],
         db_session: NamedDependency[AsyncSession],
         board_renderer: NamedDependency[BoardRenderer],
-        settings: NamedDependency[Settings],
         order_id: FromPath[str],
         action: FromPath[str],
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
         station: FromQuery[str | None] = None,
     ) -> Response[str]:
-        """A tap on a ticket's button: bump, recall, pickup, undo (of `version`) or acknowledge."""
+        """A tap on a ticket's button: bump, recall, pickup or acknowledge."""
         if action not in ORDER_TAPS:
             raise NotFoundException(f"no ticket action {action!r}")
         return await _tap(
@@ -145,32 +198,26 @@ class BoardController(Controller):
             orders,
             Station.of(None, station),
             order_id,
-            lambda: ORDER_TAPS[action](orders, order_id, settings, version),
+            lambda: ORDER_TAPS[action](orders, order_id),
         )
 
 
-async def _bump(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
+async def _bump(orders: OrderService, order_id: str) -> OrderRecord:
     """All ready: every open item of the order is done."""
     return await orders.set_order_status(order_id, OrderStatus.READY, EventSource.BOARD)
 
 
-async def _recall(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
+async def _recall(orders: OrderService, order_id: str) -> OrderRecord:
     """A bumped order goes back to the line."""
     return await orders.recall(order_id, EventSource.BOARD)
 
 
-async def _pickup(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
+async def _pickup(orders: OrderService, order_id: str) -> OrderRecord:
     """The courier has it: the ticket leaves every board."""
     return await orders.set_order_status(order_id, OrderStatus.PICKED_UP, EventSource.BOARD)
 
 
-async def _undo(orders: OrderService, order_id: str, settings: Settings, version: int | None) -> OrderRecord:
-    """Take back this board's last change on the ticket, within the undo window."""
-    window = timedelta(seconds=settings.undo_seconds)
-    return await orders.undo_last_change(order_id, window, EventSource.BOARD, version)
-
-
-async def _acknowledge(orders: OrderService, order_id: str, _: Settings, __: int | None) -> OrderRecord:
+async def _acknowledge(orders: OrderService, order_id: str) -> OrderRecord:
     """The cook has seen the cancellation: the struck-through ticket leaves the boards."""
     return await orders.acknowledge_cancellation(order_id)
 
@@ -182,11 +229,10 @@ def _item_status(value: str | None) -> ItemStatus | None:
         raise FieldError("from", f"from: {value!r} is not an item status", parameter=True) from exc
 
 
-ORDER_TAPS: dict[str, Callable[[OrderService, str, Settings, int | None], Awaitable[OrderRecord]]] = {
+ORDER_TAPS: dict[str, Callable[[OrderService, str], Awaitable[OrderRecord]]] = {
     "bump": _bump,
     "recall": _recall,
     "pickup": _pickup,
-    "undo": _undo,
     "acknowledge": _acknowledge,
 }
 
@@ -211,6 +257,21 @@ async def _tap(
         message = f"Not possible: {refused}"
         card = await _card(session, renderer, current, station, message)
         return html(card, HTTP_409_CONFLICT)
+    answer = await _answer(session, renderer, order, station)
+    if orders.last_tap is not None:
+        # The change is on this board's undo stack: the board's script keeps the stack.
+        answer.headers[TAP_HEADER] = f"{orders.last_tap.id} {orders.last_tap.until.isoformat()}"
+    return answer
+
+
+# "<tap id> <undo until>" of the change a tap made, for the board's undo stack.
+TAP_HEADER = "Kitchen-Tap"
+
+
+async def _answer(
+    session: AsyncSession, renderer: BoardRenderer, order: OrderRecord, station: Station
+) -> Response[str]:
+    """The ticket as `station`'s board now shows it; empty when it has left the boards."""
     if not belongs_on_board(order, renderer.clock(), renderer.settings.stale_after):
         return html("")
     return html(await _card(session, renderer, order, station))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 import msgspec
 from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import CollectionFilter, LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -43,9 +43,9 @@ from kitchen.orders.status import (
     plan_item_change,
     plan_order_change,
     plan_recall,
-    plan_undo,
 )
 from kitchen.orders.stores import Notice, OrderStore
+from kitchen.orders.taps import BoardTap, OpenTap, decode_ticket, encode_ticket, plan_take_back
 
 log = logging.getLogger("kitchen.orders")
 
@@ -81,6 +81,14 @@ class AmbiguousPlu(Exception):
         self.order_id = order_id
         self.plu = plu
         self.lines = lines
+
+
+class TapNotFound(Exception):
+    """No change of this board has that id (another board's, or none at all)."""
+
+    def __init__(self, tap_id: int) -> None:
+        super().__init__(f"this board made no change {tap_id}")
+        self.tap_id = tap_id
 
 
 class DuplicateOrderConflict(Exception):
@@ -170,6 +178,8 @@ class OrderService:
         clock: Clock = system_clock,
         feed: ChangeFeed | None = None,
         actor: str | None = None,
+        device: str | None = None,
+        undo_window: timedelta = timedelta(seconds=60),
     ) -> None:
         self.session = session
         self.store = store
@@ -178,6 +188,10 @@ class OrderService:
         self.feed = feed
         # Who is asking (an API key, a tablet, a manager): every history row it writes names them.
         self.actor = actor
+        # The board's device ("tablet:12"): its changes go on its own undo stack (orders/taps.py).
+        self.device = device
+        self.undo_window = undo_window
+        self.last_tap: OpenTap | None = None  # the undo stack entry the last change made, if any
 
     async def _connection(self) -> AsyncConnection:
         # Orders are read and written with prebuilt Core statements on the session's connection
@@ -292,42 +306,92 @@ class OrderService:
 
         return await self._change(order_id, source, plan)
 
+    async def set_line_back(self, order_id: str, line: int, source: EventSource = EventSource.BOARD) -> OrderRecord:
+        """A READY line goes back to PREPARING (marked ready by mistake); one no longer READY stays."""
+
+        def plan(ticket: Ticket, _order: OrderRecord, _now: datetime) -> Plan:
+            _check_line(order_id, ticket, line)
+            if ticket.items[line] is not ItemStatus.READY:
+                return Plan()  # the same request sent twice: it is back already
+            return plan_item_change(ticket, line, ItemStatus.PREPARING)
+
+        return await self._change(order_id, source, plan)
+
     async def recall(self, order_id: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
         """A bumped (READY) order goes back to the line: its items return to PREPARING."""
         return await self._change(order_id, source, lambda ticket, _order, _now: plan_recall(ticket))
 
-    async def undo_last_change(
-        self,
-        order_id: str,
-        window: timedelta,
-        source: EventSource = EventSource.BOARD,
-        version: int | None = None,
-    ) -> OrderRecord:
-        """Put the items the last change moved back where they were, if that change was made
-        from `source` less than `window` ago. Recorded as a new change, like any other.
+    async def open_taps(self) -> list[OpenTap]:
+        """This board's changes it may still take back, newest first: its undo stack."""
+        if self.device is None:
+            return []
+        since = self.clock() - self.undo_window
+        rows = await self.session.execute(
+            select(BoardTap.id, BoardTap.order_id, BoardTap.at)
+            .where(BoardTap.device == self.device, BoardTap.closed_at.is_(None), BoardTap.at > since)
+            .order_by(BoardTap.id.desc())
+        )
+        taps = [OpenTap(tap_id, order_id, at + self.undo_window) for tap_id, order_id, at in rows]
+        await self.session.rollback()
+        return taps
 
-        `version` is the order's version the cook saw: an undo sent again (after a lost answer)
-        finds the order changed by the first one and undoes nothing more.
+    async def undo_tap(self, tap_id: int) -> OrderRecord:
+        """Take back one of this board's changes, within the undo window: recorded as a new change.
+
+        Only while the ticket is as that change left it; a change another board (or the channel)
+        has overtaken leaves the stack with a refusal, so the next undo reaches the one before.
+        Sent twice (a lost answer), the second finds it taken back already and changes nothing.
         """
+        tap = await self._tap(tap_id)
+        if tap.closed_at is not None:
+            return await self._unchanged(tap.order_id)
+        if self.clock() - tap.at > self.undo_window:
+            order = await self._unchanged(tap.order_id)
+            raise TransitionNotAllowed(order.status, "undo", "the change is too old to undo")
+        after, before = decode_ticket(tap.after), decode_ticket(tap.before)
 
-        def plan(ticket: Ticket, order: OrderRecord, now: datetime) -> Plan:
-            if version is not None and order.version != version:
-                raise TransitionNotAllowed(order.status, "undo", "the ticket changed since; nothing more to undo")
-            if order.version == 1 or order.last_change_source != source:
-                raise TransitionNotAllowed(order.status, "undo", f"the last change was not made on the {source}")
-            if now - order.updated_at > window:
-                raise TransitionNotAllowed(order.status, "undo", "the last change is too old to undo")
-            # Every change of an order has a stamp of its own (`change_stamp`): the items whose
-            # latest event carries the order's last stamp are exactly the ones that change moved.
-            last_at = order.updated_at
-            previous: dict[int, ItemStatus] = {}
-            for item in order.items:
-                server_events = [e for e in item.history if e.source != EventSource.CHANNEL]
-                if len(server_events) >= 2 and server_events[-1].at == last_at:
-                    previous[item.line] = ItemStatus(server_events[-2].status)
-            return plan_undo(ticket, previous)
+        async def close_tap(conn: AsyncConnection, now: datetime) -> None:
+            await conn.execute(update(BoardTap).where(BoardTap.id == tap_id).values(closed_at=now))
 
-        return await self._change(order_id, source, plan)
+        try:
+            return await self._change(
+                tap.order_id,
+                EventSource.BOARD,
+                lambda ticket, _order, _now: plan_take_back(ticket, after, before),
+                then=close_tap,
+                undoable=False,
+            )
+        except TransitionNotAllowed:
+            tap = await self._tap(tap_id)
+            if tap.closed_at is not None:
+                return await self._unchanged(tap.order_id)  # taken back by this same undo, sent twice
+            conn = await self._connection()
+            await close_tap(conn, self.clock())
+            await self.session.commit()
+            raise
+
+    async def order_of_tap(self, tap_id: int) -> str:
+        """The order one of this board's changes changed, or TapNotFound."""
+        tap = await self._tap(tap_id)
+        await self.session.rollback()
+        return tap.order_id
+
+    async def _tap(self, tap_id: int) -> BoardTap:
+        if not 0 < tap_id < 2**63:  # no row has it, and the database could not even compare it
+            raise TapNotFound(tap_id)
+        found = await self.session.scalar(
+            select(BoardTap).where(BoardTap.id == tap_id, BoardTap.device == (self.device or ""))
+        )
+        if found is None:
+            await self.session.rollback()
+            raise TapNotFound(tap_id)
+        self.session.expunge(found)
+        return found
+
+    async def _unchanged(self, order_id: str) -> OrderRecord:
+        order = await self.get_order(order_id)
+        await self.session.rollback()
+        return order
 
     async def acknowledge_cancellation(self, order_id: str) -> OrderRecord:
         """A cook has seen that the order was cancelled: it may leave the boards."""
@@ -354,9 +418,19 @@ class OrderService:
         return order
 
     async def _change(
-        self, order_id: str, source: EventSource, plan_for: Callable[[Ticket, OrderRecord, datetime], Plan]
+        self,
+        order_id: str,
+        source: EventSource,
+        plan_for: Callable[[Ticket, OrderRecord, datetime], Plan],
+        then: Callable[[AsyncConnection, datetime], Awaitable[None]] | None = None,
+        undoable: bool = True,
     ) -> OrderRecord:
+        """Lock, plan, write the change and its history (and `then`, in the same transaction), commit.
+
+        A change made on a board goes on that board's undo stack (`undoable`), in the same transaction.
+        """
         started = time.perf_counter()
+        self.last_tap = None
         conn = await self._connection()
         # Lock and read: concurrent changes of one order run one after another, each planned on
         # what the one before it committed.
@@ -381,7 +455,27 @@ class OrderService:
         planned = plan_writes(order, plan, now, source, self.actor)
         change = OrderChanged(order.id, order.brand_id, "status", planned.order.status)
         await self.store.write_status_change(conn, planned, self._notice(change))
+        if then is not None:
+            await then(conn, now)
+        tap_id = None
+        if undoable and source == EventSource.BOARD and self.device is not None:
+            after = Ticket(
+                OrderStatus(planned.order.status), {i.line: ItemStatus(i.status) for i in planned.order.items}
+            )
+            tap_id = await conn.scalar(
+                insert(BoardTap)
+                .values(
+                    device=self.device,
+                    order_id=order.id,
+                    at=now,
+                    before=encode_ticket(ticket),
+                    after=encode_ticket(after),
+                )
+                .returning(BoardTap.id)
+            )
         await self._commit(change)
+        if tap_id is not None:
+            self.last_tap = OpenTap(tap_id, order.id, now + self.undo_window)
         STATUS_CHANGES.labels(source).inc()
         took_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info(

@@ -1,0 +1,74 @@
+"""Each board's own undo stack: the changes a tablet made, which that tablet alone may take back.
+
+A row is written with its change, in the change's transaction, and names the device (not the
+tablet's name: two tablets may both be called "Grill"), the ticket as it was before and after.
+An undo takes back the device's change only while the ticket is still as that change left it,
+so a stack of changes unwinds one by one and an undo never re-applies what another undid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+from advanced_alchemy.base import IdentityBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kitchen.orders.models import ID_LENGTH
+from kitchen.orders.status import ItemStatus, OrderStatus, Plan, Ticket, TransitionNotAllowed
+
+DEVICE_LENGTH = 40
+
+
+class BoardTap(IdentityBase):
+    """A change made on a board, as its board's undo stack keeps it."""
+
+    __tablename__ = "board_taps"
+    __table_args__ = (Index("ix_board_taps_device_at", "device", "at"),)
+
+    device: Mapped[str] = mapped_column(String(DEVICE_LENGTH))  # "tablet:12", "manager:3"
+    order_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    before: Mapped[str] = mapped_column(Text)  # the ticket (encode_ticket) before the change
+    after: Mapped[str] = mapped_column(Text)  # and after it
+    # Taken back, or found overtaken by another board's change: it is off the stack.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class _TicketState(msgspec.Struct, frozen=True):
+    status: str
+    items: dict[str, str]  # line (JSON keys are text) → status
+
+
+def encode_ticket(ticket: Ticket) -> str:
+    return msgspec.json.encode(_TicketState(ticket.status, {str(k): v for k, v in ticket.items.items()})).decode()
+
+
+def decode_ticket(text: str) -> Ticket:
+    state = msgspec.json.decode(text, type=_TicketState)
+    return Ticket(OrderStatus(state.status), {int(k): ItemStatus(v) for k, v in state.items.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTap:
+    """A change still on its board's stack: the board's Undo takes back the newest first."""
+
+    id: int
+    order_id: str
+    until: datetime  # when its undo window closes
+
+
+def plan_take_back(now: Ticket, after: Ticket, before: Ticket) -> Plan:
+    """Put the ticket back as it was `before` a change, if it is still as the change left it (`after`).
+
+    Unlike a status request this may move several items more than one step (an undone bump) and
+    bring an order back from PICKED_UP (a courier tapped away by mistake): it restores a state the
+    order was really in a moment ago.
+    """
+    if now != after:
+        raise TransitionNotAllowed(now.status, "undo", "the ticket was changed since, by another board or the channel")
+    items = {line: status for line, status in before.items.items() if now.items.get(line) is not status}
+    return Plan(items=items, order=before.status if before.status is not now.status else None)
