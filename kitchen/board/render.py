@@ -292,7 +292,8 @@ class BoardRenderer:
                     note=item.note,
                     modifiers=tuple(modifier_text(m) for m in item.modifiers),
                     allergy=allergy_band(item.allergens, item.note),
-                    station=route.station if station.is_expo or route.station == UNASSIGNED else None,
+                    # Expo: where each routed line is cooked; a station: which lines no menu routes.
+                    station=(route.station if (route.station == UNASSIGNED) != station.is_expo else None),
                     start_by=(
                         start_by_now(starts[item.line], now, self.zone)
                         if not station.is_expo and section == "open" and item.status == ItemStatus.ORDERED
@@ -313,7 +314,11 @@ class BoardRenderer:
             version=order.version,
             station=station.name,
             elsewhere=None if station.is_expo else ready_elsewhere([i for i, r in routed if not station.cooks(r)]),
-            progress=station_progress(routed) if station.is_expo and section != "cancelled" else (),
+            progress=(
+                station_progress(routed)
+                if station.is_expo and section != "cancelled" and any(r.station != UNASSIGNED for _, r in routed)
+                else ()
+            ),
         )
 
     def ticket(
