@@ -30,13 +30,15 @@
   const byId = (id) => document.getElementById(id);
 
   // ---- no layout shift under a finger ----
-  // A cook touching the board (pointer down, or a tap or key in the last TOUCH_HOLD_MS) holds it
-  // still: changes from other boards wait, new tickets are announced, and all is placed after.
-  const TOUCH_HOLD_MS = 3_000;
+  // A cook touching the board (pointer down, or a tap or key in the last HOLD_MS) holds it still:
+  // changes from other boards wait and are placed after; new tickets are announced ("3 new ↑") and
+  // wait NEW_AFTER_MS of no touch, so a cook working through tickets is not pushed about.
+  const HOLD_MS = 2_000;
+  const NEW_AFTER_MS = 3_000;
   let pointerDown = false;
   let lastTouch = 0;
   const waiting = new Map(); // ticket id -> the newest fragment that came while the board was held
-  const held = () => pointerDown || Date.now() - lastTouch < TOUCH_HOLD_MS;
+  const held = (ms = HOLD_MS) => pointerDown || Date.now() - lastTouch < ms;
 
   board.addEventListener("pointerdown", () => { pointerDown = true; lastTouch = Date.now(); }, true);
   document.addEventListener("pointerup", () => { pointerDown = false; lastTouch = Date.now(); }, true);
@@ -135,10 +137,15 @@
   function release() {
     if (held()) return;
     const leaving = document.querySelector("#board-content .ticket.is-leaving");
-    if (waiting.size === 0 && !leaving && !needsPlacing) return;
+    const fresh = [...waiting.values()].filter((t) => !byId(t.id));
+    const changed = [...waiting.values()].filter((t) => byId(t.id));
+    const placeNew = fresh.length > 0 && !held(NEW_AFTER_MS);
+    if (!changed.length && !placeNew && !leaving && !needsPlacing) return;
     needsPlacing = false;
-    for (const ticket of waiting.values()) put(ticket);
-    waiting.clear();
+    for (const ticket of [...changed, ...(placeNew ? fresh : [])]) {
+      put(ticket);
+      waiting.delete(ticket.id);
+    }
     announce();
     placeTickets();
   }
