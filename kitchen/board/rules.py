@@ -35,6 +35,17 @@ def belongs_on_board(order: OrderRecord, now: datetime) -> bool:
     )
 
 
+def pickup_column(order: OrderRecord, now: datetime) -> str | None:
+    """Where the couriers' screen shows the order: "preparing", "ready", or None (not on it).
+
+    The boards' own rule decides what is shown at all, so the two never disagree; a cancellation
+    the boards still strike through is the cooks' business, not a courier's.
+    """
+    if not belongs_on_board(order, now) or order.status == OrderStatus.CANCELLED:
+        return None
+    return "ready" if order.status == OrderStatus.READY else "preparing"
+
+
 def on_board_in_sql(now: datetime) -> ColumnElement[bool]:
     """`belongs_on_board` as a WHERE clause, for reading a whole board in one statement."""
     return or_(
