@@ -90,7 +90,7 @@ def create_app(
     pickup = PickupRenderer(templates, clock)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     api_keys = create_api_key_cache(channels)
-    hub = BoardHub(channels, sessions, renderer, store, api_keys, pickup)
+    hub = BoardHub(channels, sessions, renderer, store, api_keys, pickup=pickup)
     folder = ShardFolder(engine, clock)
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
     quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)

@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, Protocol, TypeVar
 
 import msgspec
 from litestar.channels import ChannelsPlugin
@@ -38,7 +38,6 @@ from kitchen.metrics import BOARD_EVENTS_SENT, BOARD_STREAMS, CHANGES_HEARD
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice, OrderStore
-from kitchen.pickup.screen import PickupRenderer
 from kitchen.quiet import QuietBrand
 from kitchen.settings import Settings
 
@@ -52,10 +51,22 @@ PING_SECONDS = 15.0
 GOING_AWAY = ServerSentEventMessage(event="reconnect", data="this server is stopping", retry=250)
 # Whole-board renders for reconnecting boards use at most this many database connections at once.
 RESYNC_CONNECTIONS = 3
-# The pickup screens' whole-screen render is cached beside the boards' (keyed by station).
-PICKUP_SCREEN: Final = "pickup screen"
+# What the pickup screens' streams are known by: their whole-screen cache key (the boards' are their
+# stations) and their metrics label (a station name never has a space, so it is never a station's).
+PICKUP_STREAMS: Final = "pickup screen"
 ScreenKey = Station | Literal["pickup screen"]
 Context = TypeVar("Context")
+
+
+class PickupScreens(Protocol):
+    """What the hub needs of the pickup screen (kitchen/pickup/screen.py), which builds on the
+    boards: the boards do not import it."""
+
+    def entry(self, order: OrderRecord, brands: dict[str, Brand]) -> str | None: ...
+
+    async def screen_context(self, session: AsyncSession) -> dict[str, object]: ...
+
+    def columns_fragment(self, context: dict[str, object]) -> str: ...
 
 
 def encode_change(change: OrderChanged) -> str:
@@ -152,14 +163,15 @@ class BoardHub:
         renderer: BoardRenderer,
         store: OrderStore,
         api_keys: ApiKeyCache | None = None,
-        pickup: PickupRenderer | None = None,
+        *,
+        pickup: PickupScreens,
     ) -> None:
         self.channels = channels
         self.store = store
         self.api_keys = api_keys
         self.sessions = sessions
         self.renderer = renderer
-        self.pickup = pickup or PickupRenderer(renderer.environment, renderer.clock)
+        self.pickup = pickup
         self.boards: set[BoardConnection] = set()
         self.pickup_screens: set[BoardConnection] = set()
         self._watchers: set[asyncio.Queue[None]] = set()
@@ -295,7 +307,7 @@ class BoardHub:
 
     async def pickup_content(self) -> str:
         """Both columns of the pickup screen, for a (re)connecting pickup screen."""
-        return await self._whole_screen(PICKUP_SCREEN, self.pickup.screen_context, self.pickup.columns_fragment)
+        return await self._whole_screen(PICKUP_STREAMS, self.pickup.screen_context, self.pickup.columns_fragment)
 
     async def _whole_screen(
         self,
@@ -360,8 +372,7 @@ class BoardHub:
     def connect_pickup(self, session_id: int | None = None) -> BoardConnection:
         screen = BoardConnection(Station(), session_id)
         self.pickup_screens.add(screen)
-        # A station name never has a space: this label cannot be a station's.
-        BOARD_STREAMS.labels(PICKUP_SCREEN).inc()
+        BOARD_STREAMS.labels(PICKUP_STREAMS).inc()
         return screen
 
     def disconnect(self, board: BoardConnection) -> None:
@@ -370,7 +381,7 @@ class BoardHub:
             BOARD_STREAMS.labels(board.station.name).dec()
         elif board in self.pickup_screens:
             self.pickup_screens.discard(board)
-            BOARD_STREAMS.labels(PICKUP_SCREEN).dec()
+            BOARD_STREAMS.labels(PICKUP_STREAMS).dec()
 
     def stream(
         self,
