@@ -18,12 +18,14 @@ What it does, in order:
    board fragment, which is also what a `resync` event carries), end to end over HTTP; then, in
    this process against the same database, `BoardRenderer.board_content(session, Station())`
    (built like kitchen/app.py builds it), with a breakdown into its queries and the Jinja render;
-4. live: opens `--boards` SSE streams (GET /board/stream, every brand) and waits for each one's
-   `resync`; then sends `--changes` sequential item status changes
+4. live: opens `--boards` SSE streams (GET /board/stream, every brand; `--pickup N` of them are
+   pickup screens instead, GET /pickup/stream, with a pickup screen's session) and waits for each
+   one's `resync`; then sends `--changes` sequential item status changes
    (PATCH /api/orders/{id}/items/{plu}/status, PREPARING and ORDERED alternately, so every one is
    a real change), spaced `--interval-ms` apart (uniformly jittered by +-`--jitter-ms`), after a few
    unmeasured warm-up changes. For every (change, board) pair the latency is the time from just
-   before the PATCH is sent to the arrival at that board of its `ticket` event for that order.
+   before the PATCH is sent to the arrival at that board of its `ticket` event for that order (a
+   pickup screen's: its `pickup` event).
    A pair with no such event within `--settle-s` after the last change is a miss;
 5. prints a table (p50 / p99 / max against the targets, misses, PATCH response time, CPU used by
    the server, PostgreSQL and this client), stops the server by its PID and drops the database.
@@ -209,9 +211,10 @@ class Board(asyncio.Protocol):
 
     ORDER_ID = re.compile(rb'data-order-id="([^"]*)"')
 
-    def __init__(self, number: int, path: str) -> None:
+    def __init__(self, number: int, path: str, cookie: str) -> None:
         self.number = number
         self.path = path
+        self.cookie = cookie
         self.transport: Any = None
         self.raw = bytearray()
         self.body = bytearray()
@@ -228,12 +231,16 @@ class Board(asyncio.Protocol):
         self.error: str | None = None
         self.closed = asyncio.Event()
 
+    @property
+    def is_pickup_screen(self) -> bool:
+        return self.path.startswith("/pickup")
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.connected_at = time.perf_counter()
         transport.write(
             f"GET {self.path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n"
-            f"Cookie: {SESSION_COOKIE}={TABLET_COOKIE[0]}\r\n\r\n".encode("ascii")
+            f"Cookie: {SESSION_COOKIE}={self.cookie}\r\n\r\n".encode("ascii")
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -307,27 +314,32 @@ class Board(asyncio.Protocol):
         name_end = body.find(b"\r\n", start)
         name = bytes(body[start + 7 : name_end]).decode()
         self.counts[name] += 1
-        if name == "ticket":
+        if name in ("ticket", "pickup"):
             match = self.ORDER_ID.search(body, name_end, end)
             if match:
                 self.tickets[match.group(1).decode()].append(now)
         elif name == "ticket-gone":
             order_id = bytes(body[name_end + 2 + 6 : body.find(b"\r\n", name_end + 2)]).decode()  # "data: "
             self.tickets[order_id].append(now)
+        elif name == "pickup-gone":
+            data = bytes(body[name_end + 2 + 6 : body.find(b"\r\n", name_end + 2)])  # "data: {...}"
+            self.tickets[json.loads(data)["orderId"]].append(now)
         elif name == "resync" and self.resync_at is None:
             self.resync_at = now
             self.resync_bytes = end - start
             self.resync.set()
 
 
-async def connect_board(number: int, port: int, path: str, attempts: int, retry_s: float) -> tuple[Board, list[str]]:
+async def connect_board(
+    number: int, port: int, path: str, attempts: int, retry_s: float, cookie: str
+) -> tuple[Board, list[str]]:
     """Open one board's stream and wait for its `resync`; when the server ends the stream before
     that, try again after `retry_s` (what a browser does, after the `retry` the server asks for)."""
     loop = asyncio.get_running_loop()
     failures: list[str] = []
     first_try = time.perf_counter()
     for _attempt in range(attempts):
-        board = Board(number, path)
+        board = Board(number, path, cookie)
         try:
             await loop.create_connection(lambda board=board: board, HOST, port)
         except OSError as exc:
@@ -533,6 +545,7 @@ class LiveResult:
     boards: int
     changes: list[Change]
     latencies_ms: list[float]
+    pickup_latencies_ms: list[float]
     misses: int
     missed_examples: list[str]
     connect_s: float
@@ -549,10 +562,21 @@ async def run_live(
     args: argparse.Namespace, api: httpx.AsyncClient, payloads: list[dict[str, Any]], server_pid: int
 ) -> LiveResult:
     paths = ["/board/stream" + ("" if station == "expo" else f"?station={station}") for station in board_stations(args)]
+    paths += ["/pickup/stream"] * args.pickup
     t_open = time.perf_counter()
     connected = await asyncio.wait_for(
         asyncio.gather(
-            *(connect_board(n, args.port, path, args.connect_attempts, args.retry_s) for n, path in enumerate(paths))
+            *(
+                connect_board(
+                    n,
+                    args.port,
+                    path,
+                    args.connect_attempts,
+                    args.retry_s,
+                    PICKUP_COOKIE[0] if path.startswith("/pickup") else TABLET_COOKIE[0],
+                )
+                for n, path in enumerate(paths)
+            )
         ),
         timeout=args.connect_timeout_s,
     )
@@ -577,11 +601,13 @@ async def run_live(
 
 
 def board_stations(args: argparse.Namespace) -> list[str]:
-    """The station of each board, from `--stations` ("expo:40,grill:20,..."): `--boards` in all."""
+    """The station of each board, from `--stations` ("expo:40,grill:20,..."): `--boards` in all,
+    less the `--pickup` screens."""
+    boards = args.boards - args.pickup
     mix = [(name, int(share)) for name, share in (part.split(":") for part in args.stations.split(","))]
     whole = sum(share for _, share in mix)
-    stations = [name for name, share in mix for _ in range(round(args.boards * share / whole))]
-    return (stations + [mix[0][0]] * args.boards)[: args.boards]
+    stations = [name for name, share in mix for _ in range(round(boards * share / whole))]
+    return (stations + [mix[0][0]] * boards)[:boards]
 
 
 async def send_changes(
@@ -642,6 +668,7 @@ async def send_changes(
             next_t0[j] = changes[last_seen[oid]].t0
         last_seen[oid] = j
     latencies: list[float] = []
+    pickup_latencies: list[float] = []
     misses = 0
     examples: list[str] = []
     for j, change in enumerate(changes):
@@ -653,6 +680,8 @@ async def send_changes(
             k = bisect.bisect_left(times, change.t0)
             if k < len(times) and times[k] < limit:
                 latencies.append((times[k] - change.t0) * 1000)
+                if board.is_pickup_screen:
+                    pickup_latencies.append(latencies[-1])
             else:
                 misses += 1
                 if len(examples) < 5:
@@ -669,6 +698,7 @@ async def send_changes(
         boards=len(boards),
         changes=[c for c in changes if c.measured],
         latencies_ms=latencies,
+        pickup_latencies_ms=pickup_latencies,
         misses=misses,
         missed_examples=examples,
         connect_s=connect_s,
@@ -687,10 +717,12 @@ async def send_changes(
 BENCH_SECRET_KEY = "board-bench-secret-" + "b" * 32
 SESSION_COOKIE = "kitchen_session"
 TABLET_COOKIE = [""]  # set once the database exists
+PICKUP_COOKIE = [""]  # a pickup screen's, likewise
 
 
-async def paired_tablet_cookie(database_url: str) -> str:
-    """Pair a tablet in the database and open its session: the session cookie's value."""
+async def paired_tablet_cookie(database_url: str, role: str = "board") -> str:
+    """Pair a tablet (or a pickup screen: `role="pickup"`) in the database and open its session:
+    the session cookie's value."""
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from kitchen.auth.service import Credentials, Principal
@@ -699,8 +731,8 @@ async def paired_tablet_cookie(database_url: str) -> str:
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             credentials = Credentials(session)
-            code, _ = await credentials.create_pairing_code(Principal("manager", 0, "bench"))
-            tablet = await credentials.pair_tablet(code, "bench tablet")
+            code, _ = await credentials.create_pairing_code(Principal("manager", 0, "bench"), role)
+            tablet = await credentials.pair_tablet(code, f"bench {role}")
             assert tablet is not None
             token, _ = await credentials.open_session(tablet)
     finally:
@@ -861,12 +893,15 @@ async def bench(args: argparse.Namespace) -> int:
     proc: subprocess.Popen[bytes] | None = None
     py_spy: subprocess.Popen[bytes] | None = None
     failures: list[str] = []
+    pickup_columns: dict[str, Any] | None = None
     try:
         kitchen = str(Path(sys.executable).parent / "kitchen")
         sh([kitchen, "database", "upgrade", "--no-prompt"], env=env, cwd=source)
         # The API needs a key and the boards a paired tablet, like in production.
         api_key = sh([kitchen, "api-keys", "create", "board-bench"], env=env, cwd=source).strip().splitlines()[-1]
         TABLET_COOKIE[0] = await paired_tablet_cookie(env["KITCHEN_DATABASE_URL"])
+        if args.pickup:
+            PICKUP_COOKIE[0] = await paired_tablet_cookie(env["KITCHEN_DATABASE_URL"], "pickup")
         proc = start_server(args, env)
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
         async with httpx.AsyncClient(
@@ -901,6 +936,12 @@ async def bench(args: argparse.Namespace) -> int:
                 py_spy = None
             report_render(args, page, fragment, inproc, render_cpu, grill)
 
+            if args.pickup:
+                # What a pickup screen polls without its stream, and its resync: every open order.
+                pickup_columns = await time_http(
+                    api, "/pickup/columns", args.render_runs, args.render_warmup, args.orders
+                )
+                row("GET /pickup/columns (both columns), end to end", pickup_columns["ms"], TARGET_RENDER_MS)
             print(
                 f"# live: {args.boards} boards, {args.changes} changes (+{args.warmup_changes} warm-up) "
                 f"every {args.interval_ms:.0f}+-{args.jitter_ms:.0f} ms",
@@ -926,13 +967,17 @@ async def bench(args: argparse.Namespace) -> int:
     print(TABLE_HEAD)
     print("-" * len(TABLE_HEAD))
     row(f"status change -> ticket event at every board ({live.boards} boards)", lat, TARGET_EVENT_P99_MS)
+    if args.pickup:
+        row(f"  of which at the {args.pickup} pickup screens", summary(live.pickup_latencies_ms), TARGET_EVENT_P99_MS)
     row("  PATCH .../items/{plu}/status response time", patch)
     row(f"GET /board (full page, {args.orders} open orders), end to end", page["ms"], TARGET_RENDER_MS)
     row("GET /board/tickets (board fragment), end to end", fragment["ms"], TARGET_RENDER_MS)
     row("GET /board/tickets?station=grill, end to end", grill["ms"], TARGET_RENDER_MS)
     row("board_content(session, Station()) in process", inproc["ms"], TARGET_RENDER_MS)
+    if pickup_columns is not None:
+        row("GET /pickup/columns (both columns), end to end", pickup_columns["ms"], TARGET_RENDER_MS)
     print()
-    print(f"live: boards per station {dict(Counter(board_stations(args)))}")
+    print(f"live: boards per station {dict(Counter(board_stations(args)))}, pickup screens {args.pickup}")
     print(
         f"live: {len(live.changes)} changes x {live.boards} boards = {pairs} pairs, {live.misses} missed; "
         f"{live.duration_s:.1f} s; {fmt_cpu(live.cpu)}"
@@ -953,6 +998,9 @@ async def bench(args: argparse.Namespace) -> int:
                 "machine": info,
                 "args": vars(args),
                 "event_latency_ms": lat,
+                "pickup_screens": args.pickup,
+                "pickup_event_latency_ms": summary(live.pickup_latencies_ms) if args.pickup else None,
+                "get_pickup_columns_ms": pickup_columns["ms"] if pickup_columns is not None else None,
                 "patch_ms": patch,
                 "misses": live.misses,
                 "pairs": pairs,
@@ -1014,6 +1062,7 @@ def main() -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument("--boards", type=int, default=100, help="SSE board connections")
+    parser.add_argument("--pickup", type=int, default=0, help="how many of the --boards are pickup screens")
     parser.add_argument("--changes", type=int, default=200, help="measured status changes")
     parser.add_argument("--warmup-changes", type=int, default=10, help="unmeasured changes first")
     parser.add_argument("--interval-ms", type=float, default=150.0, help="time between change starts")
@@ -1050,6 +1099,8 @@ def main() -> int:
     parser.add_argument("--py-spy", help="path of py-spy: profile the server during the render and live phases")
     parser.add_argument("--py-spy-dir", default="/tmp/kitchen-board-profile", help="where the py-spy profiles go")
     args = parser.parse_args()
+    if not 0 <= args.pickup <= args.boards:
+        parser.error("--pickup: 0 to --boards")
     if args.pg_host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("only a local PostgreSQL (127.0.0.1)")
     if shutil.which("psql") is None:

@@ -30,7 +30,7 @@ from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
 from kitchen.board.live import BoardHub, create_api_key_cache, create_channels, create_feed
 from kitchen.board.render import BoardRenderer
-from kitchen.board.views import BoardController, home
+from kitchen.board.views import BoardController, brands_css, home
 from kitchen.brands.api import BrandController
 from kitchen.brands.service import BrandService
 from kitchen.cli import KitchenCLIPlugin
@@ -49,6 +49,8 @@ from kitchen.orders.service import ChangeFeed, OrderService
 from kitchen.orders.stores import OrderStore, store_for
 from kitchen.orders.summaries.fold import ShardFolder
 from kitchen.pages import create_environment, template_config
+from kitchen.pickup.screen import PickupRenderer
+from kitchen.pickup.views import PickupController
 from kitchen.quiet import QuietWatch
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
@@ -86,9 +88,10 @@ def create_app(
     tuning = tuning_for(engine.dialect.name)
     templates = create_environment()
     renderer = BoardRenderer(settings, clock, templates)
+    pickup = PickupRenderer(templates, clock, settings.stale_after)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     api_keys = create_api_key_cache(channels)
-    hub = BoardHub(channels, sessions, renderer, store, api_keys)
+    hub = BoardHub(channels, sessions, renderer, store, api_keys, pickup=pickup)
     folder = ShardFolder(engine, clock)
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
     quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)
@@ -96,7 +99,7 @@ def create_app(
 
     return KitchenApp(
         route_handlers=route_handlers(),
-        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, hub),
+        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
         on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start, quiet_watch.start],
@@ -134,6 +137,7 @@ def dependencies(
     tuning: Tuning,
     api_keys: ApiKeyCache | None,
     renderer: BoardRenderer,
+    pickup: PickupRenderer,
     hub: BoardHub,
 ) -> dict[str, Provide]:
     """What handlers are given: each service with this request's session and the app's choices."""
@@ -182,19 +186,23 @@ def dependencies(
         "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
         "settings": constant(settings),
         "board_renderer": constant(renderer),
+        "pickup_renderer": constant(pickup),
         "board_hub": constant(hub),
         "sign_in_throttle": constant(Throttle(clock)),
     }
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
-    """Every route: the JSON API, the boards, the dashboard, sign-in and management, health, files."""
+    """Every route: the JSON API, the boards and the pickup screen, the dashboard, sign-in and
+    management, health, files."""
     return [
         OrderController,
         AnalyticsController,
         BrandController,
         MenuController,
         BoardController,
+        brands_css,
+        PickupController,
         DashboardController,
         SignInController,
         ManageController,

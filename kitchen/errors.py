@@ -18,7 +18,7 @@ from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
-from kitchen.auth.guards import NotForThisDevice, SignInRequired
+from kitchen.auth.guards import NotForThisDevice, OpenInstead, SignInRequired
 from kitchen.db import RETRY_AFTER_SECONDS, is_database_unavailable
 from kitchen.fields import FieldError
 from kitchen.gate import RequestRefused
@@ -115,7 +115,12 @@ def on_request_refused(_: Request[Any, Any, Any], exc: RequestRefused) -> Respon
 
 
 def on_not_for_this_device(request: Request[Any, Any, Any], exc: NotForThisDevice) -> Response[Any]:
-    return page(request, "auth/not_for_this_device.html", {"device": exc.device}, status_code=403)
+    context = {"device": exc.device, "kind": exc.kind, "home": exc.home}
+    return page(request, "auth/not_for_this_device.html", context, status_code=403)
+
+
+def on_open_instead(_: Request[Any, Any, Any], exc: OpenInstead) -> Response[Any]:
+    return Redirect(exc.to, status_code=303)
 
 
 def on_sign_in_required(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
@@ -186,6 +191,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: on_http_error,
     SignInRequired: on_sign_in_required,
     NotForThisDevice: on_not_for_this_device,
+    OpenInstead: on_open_instead,
     TransitionNotAllowed: on_transition_refused,
     UnknownStatus: on_unknown_status,
     FieldError: on_field_error,

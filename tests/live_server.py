@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from kitchen.auth.guards import SESSION_COOKIE, session_cookies
+from kitchen.auth.models import BOARD_ROLE
 from kitchen.auth.service import Credentials, Principal
 from kitchen.settings import PROJECT_ROOT
 from tests.conftest import wipe
@@ -66,12 +67,13 @@ def new_api_key(url: str, name: str = "live-test") -> str:
     return run_with_database(url, work)
 
 
-def paired_tablet_cookies(url: str, name: str) -> dict[str, str]:
-    """The cookies of a freshly paired tablet: its session, and the CSRF token bound to it."""
+def paired_tablet_cookies(url: str, name: str, role: str = BOARD_ROLE) -> dict[str, str]:
+    """The cookies of a freshly paired tablet (or, with `role="pickup"`, pickup screen): its
+    session, and the CSRF token bound to it."""
 
     async def work(session: AsyncSession) -> dict[str, str]:
         credentials = Credentials(session)
-        code, _ = await credentials.create_pairing_code(Principal("manager", 0, "test"))
+        code, _ = await credentials.create_pairing_code(Principal("manager", 0, "test"), role)
         tablet = await credentials.pair_tablet(code, name)
         assert tablet is not None
         token, _ = await credentials.open_session(tablet)

@@ -1,10 +1,12 @@
 """Who may reach which route: API keys for /api, tablets and managers for the boards, managers
-for the dashboard and the manage page. Resolved once per request and kept on its state."""
+for the dashboard and the manage page, pickup screens (and tablets and managers) for /pickup.
+Resolved once per request and kept on its state."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -18,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kitchen.auth.keys import ApiKeyCache
 from kitchen.auth.models import ApiKey
 from kitchen.auth.secrets import digest
-from kitchen.auth.service import SESSION_LIFETIMES, Credentials, Principal
+from kitchen.auth.service import (
+    API_KEY,
+    MANAGER,
+    PICKUP_SCREEN,
+    SESSION_LIFETIMES,
+    TABLET,
+    Credentials,
+    Principal,
+)
 from kitchen.settings import Settings
 
 SESSION_COOKIE = "kitchen_session"
@@ -29,12 +39,30 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_KEY_HELP = "send an API key as 'Authorization: Bearer <key>'; create one with 'kitchen api-keys create NAME'"
 
 
-class NotForThisDevice(PermissionDeniedException):
-    """A tablet's browser asked for a manager's page: it gets a page that says what it may open."""
+# What a paired device may open, by its kind, in the words its refusals use.
+DEVICE_HOMES = {TABLET: "/board", PICKUP_SCREEN: "/pickup"}
+DEVICE_ONLY = {
+    TABLET: "a kitchen tablet can use the boards only",
+    PICKUP_SCREEN: "a pickup screen can show /pickup only",
+}
 
-    def __init__(self, device: str) -> None:
-        super().__init__(detail="a kitchen tablet can use the boards only")
+
+class NotForThisDevice(PermissionDeniedException):
+    """A device's browser asked for a manager's page: it gets a page that says what it may open."""
+
+    def __init__(self, device: str, kind: str = TABLET) -> None:
+        super().__init__(detail=DEVICE_ONLY[kind])
         self.device = device
+        self.kind = kind
+        self.home = DEVICE_HOMES[kind]
+
+
+class OpenInstead(PermissionDeniedException):
+    """A device's browser asked for a page its role does not show: it is sent to the one it does."""
+
+    def __init__(self, to: str, detail: str) -> None:
+        super().__init__(detail=detail)
+        self.to = to
 
 
 class SignInRequired(NotAuthorizedException):
@@ -119,9 +147,26 @@ def known_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal
     return principal
 
 
+def stream_session(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[int | None, Callable[[], Awaitable[bool]]]:
+    """The session an event stream belongs to, and how the stream asks (at each ping, with a
+    session of its own: the request's is closed by then) whether that session still lasts."""
+    principal = known_principal(connection)
+    session_id = principal.session_id if principal is not None else None
+    sessions = connection.app.state.sessions
+    clock = connection.app.state.clock
+
+    async def signed_in() -> bool:
+        if session_id is None:
+            return False
+        async with sessions() as session:
+            return await Credentials(session, clock=clock).session_lasts(session_id)
+
+    return session_id, signed_in
+
+
 async def api_client(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal = await principal_of(connection)
-    if principal is None or principal.kind != "api-key":
+    if principal is None or principal.kind != API_KEY:
         raise NotAuthorizedException(detail=API_KEY_HELP, headers={"WWW-Authenticate": 'Bearer realm="kitchen"'})
 
 
@@ -131,23 +176,40 @@ def _wants_page(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     return "text/html" in accept and HTMXHeaders.REQUEST.value not in connection.headers
 
 
-async def board_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    principal = await principal_of(connection)
-    if principal is not None and principal.kind in ("tablet", "manager"):
-        return
+def _not_paired(connection: ASGIConnection[Any, Any, Any, Any]) -> Exception:
     if _wants_page(connection):
-        raise SignInRequired("/pair")
-    raise NotAuthorizedException(detail="this tablet is not paired: a manager pairs it at /manage, then open /pair")
+        return SignInRequired("/pair")
+    return NotAuthorizedException(detail="this device is not paired: a manager pairs it at /manage, then open /pair")
+
+
+async def board_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Cooks' tablets and managers. A pickup screen is sent to its own page; it changes nothing."""
+    principal = await principal_of(connection)
+    if principal is not None and principal.kind in (TABLET, MANAGER):
+        return
+    if principal is not None and principal.kind == PICKUP_SCREEN:
+        if _wants_page(connection) and connection.scope.get("method", "GET") in SAFE_METHODS:
+            raise OpenInstead(DEVICE_HOMES[PICKUP_SCREEN], DEVICE_ONLY[PICKUP_SCREEN])
+        raise PermissionDeniedException(detail=DEVICE_ONLY[PICKUP_SCREEN])
+    raise _not_paired(connection)
+
+
+async def screen_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Whoever may look at a kitchen screen: a pickup screen, a cook's tablet or a manager."""
+    principal = await principal_of(connection)
+    if principal is not None and principal.kind in (PICKUP_SCREEN, TABLET, MANAGER):
+        return
+    raise _not_paired(connection)
 
 
 async def manager_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal = await principal_of(connection)
-    if principal is not None and principal.kind == "manager":
+    if principal is not None and principal.kind == MANAGER:
         return
-    if principal is not None and principal.kind == "tablet":
+    if principal is not None and principal.is_device:
         if _wants_page(connection):
-            raise NotForThisDevice(principal.name)
-        raise PermissionDeniedException(detail="a kitchen tablet can use the boards only")
+            raise NotForThisDevice(principal.name, principal.kind)
+        raise PermissionDeniedException(detail=DEVICE_ONLY[principal.kind])
     if _wants_page(connection):
         raise SignInRequired(f"/login?next={connection.url.path}")
     raise NotAuthorizedException(detail="managers only: sign in at /login")

@@ -10,6 +10,12 @@ from sqlalchemy import Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 NAME_LENGTH = 80
+# What a paired device is for: a cook's tablet uses the boards; a pickup screen by the door
+# only shows couriers which orders are being prepared and which are ready (/pickup).
+BOARD_ROLE = "board"
+PICKUP_ROLE = "pickup"
+DEVICE_ROLES = (BOARD_ROLE, PICKUP_ROLE)
+ROLE_LENGTH = 16
 
 
 class ApiKey(IdentityBase):
@@ -36,11 +42,13 @@ class Manager(IdentityBase):
 
 
 class Tablet(IdentityBase):
-    """A kitchen tablet paired by a manager; it may use the boards until it is unpaired."""
+    """A device paired by a manager: a cook's tablet (the boards) or a pickup screen (/pickup),
+    by its `role`, until it is unpaired."""
 
     __tablename__ = "tablets"
 
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    role: Mapped[str] = mapped_column(String(ROLE_LENGTH), default=BOARD_ROLE, server_default=BOARD_ROLE)
     paired_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     paired_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     unpaired_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
@@ -57,6 +65,8 @@ class PairingCode(IdentityBase):
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     # Wrong codes tried while this one was live, from any address: at PAIRING_GUESSES it is burnt.
     failed_guesses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The role the device paired with this code gets.
+    role: Mapped[str] = mapped_column(String(ROLE_LENGTH), default=BOARD_ROLE, server_default=BOARD_ROLE)
 
 
 class BrowserSession(IdentityBase):
@@ -68,7 +78,7 @@ class BrowserSession(IdentityBase):
     __table_args__ = (Index("ix_browser_sessions_subject", "kind", "subject_id"),)
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "manager" or "tablet"
+    kind: Mapped[str] = mapped_column(String(16))  # "manager" or "tablet" (a pickup screen is a tablets row too)
     subject_id: Mapped[int] = mapped_column(Integer)  # the manager's or the tablet's id
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

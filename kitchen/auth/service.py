@@ -14,7 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.auth.keys import ApiKeyCache
-from kitchen.auth.models import NAME_LENGTH, ApiKey, BrowserSession, Manager, PairingCode, Tablet
+from kitchen.auth.models import (
+    BOARD_ROLE,
+    DEVICE_ROLES,
+    NAME_LENGTH,
+    PICKUP_ROLE,
+    ApiKey,
+    BrowserSession,
+    Manager,
+    PairingCode,
+    Tablet,
+)
 from kitchen.auth.secrets import digest, hash_password, new_api_key, new_pairing_code, verify_password
 from kitchen.clock import Clock, system_clock
 from kitchen.feed import RevokedKeys, notify_in_transaction
@@ -24,7 +34,11 @@ PAIRING_CODE_LIFETIME = timedelta(minutes=10)
 # Wrong codes a live pairing code may see, from any number of addresses, before it is burnt: a
 # guesser then has at most 20 tries against a million values (1 in 50,000) per code.
 PAIRING_GUESSES = 20
-SESSION_LIFETIMES = {"manager": timedelta(hours=12), "tablet": timedelta(days=400)}
+# The kinds of principal: an integration, a manager, a cook's tablet, a pickup screen by the door.
+API_KEY, MANAGER, TABLET, PICKUP_SCREEN = "api-key", "manager", "tablet", "pickup-screen"
+# A paired device's principal by its role.
+DEVICE_KINDS = {BOARD_ROLE: TABLET, PICKUP_ROLE: PICKUP_SCREEN}
+SESSION_LIFETIMES = {MANAGER: timedelta(hours=12), TABLET: timedelta(days=400), PICKUP_SCREEN: timedelta(days=400)}
 _NAME = re.compile(rf"^[\w .@-]{{1,{NAME_LENGTH}}}$")
 
 
@@ -32,7 +46,7 @@ _NAME = re.compile(rf"^[\w .@-]{{1,{NAME_LENGTH}}}$")
 class Principal:
     """Who is making a request; `actor` is what the history records for their changes."""
 
-    kind: str  # "api-key", "manager" or "tablet"
+    kind: str  # API_KEY, MANAGER, TABLET or PICKUP_SCREEN
     id: int
     name: str
     session_id: int | None = None  # a browser's session (managers and tablets)
@@ -45,6 +59,20 @@ class Principal:
     def device(self) -> str:
         """Which one it is, by id: names need not be unique (two tablets may be called "Grill")."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def is_device(self) -> bool:
+        """A paired device (a cook's tablet or a pickup screen), as opposed to a person or an integration."""
+        return self.kind in DEVICE_KINDS.values()
+
+
+def session_kind(principal_kind: str) -> str:
+    """What a browser session row names: a manager, or a tablets row (whatever the device's role)."""
+    return MANAGER if principal_kind == MANAGER else TABLET
+
+
+def device_principal(tablet_id: int, name: str, role: str) -> Principal:
+    return Principal(DEVICE_KINDS.get(role, TABLET), tablet_id, name)
 
 
 def _check_name(field: str, name: str) -> str:
@@ -114,7 +142,7 @@ class Credentials:
         stored = manager.password_hash if manager is not None else _NOBODY
         if not await asyncio.to_thread(verify_password, password, stored) or manager is None:
             return None
-        return Principal("manager", manager.id, manager.username)
+        return Principal(MANAGER, manager.id, manager.username)
 
     async def set_password(self, username: str, password: str) -> list[int]:
         """A manager's new password; every session of theirs ends (returns the ended ids)."""
@@ -124,18 +152,18 @@ class Credentials:
         if manager is None:
             raise FieldError("username", f"no manager named {username!r}")
         manager.password_hash = await asyncio.to_thread(hash_password, password)
-        ended = await self._end_sessions(BrowserSession.kind == "manager", BrowserSession.subject_id == manager.id)
+        ended = await self._end_sessions(BrowserSession.kind == MANAGER, BrowserSession.subject_id == manager.id)
         await self.session.commit()
         return ended
 
     # ---- browser sessions ----
     async def open_session(self, principal: Principal) -> tuple[str, Principal]:
-        """A new session for a signed-in manager or a newly paired tablet: its cookie token, once."""
+        """A new session for a signed-in manager or a newly paired device: its cookie token, once."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
         record = BrowserSession(
             token_hash=digest(token),
-            kind=principal.kind,
+            kind=session_kind(principal.kind),
             subject_id=principal.id,
             created_at=now,
             expires_at=now + SESSION_LIFETIMES[principal.kind],
@@ -147,7 +175,10 @@ class Credentials:
     async def session_principal(self, token: str) -> Principal | None:
         """Who a browser's session token is, while the session lasts (one indexed look-up)."""
         row = (await self.session.execute(_SESSION, {"token_hash": digest(token), "now": self.clock()})).first()
-        return Principal(row.kind, row.subject_id, row.name, row.id) if row is not None else None
+        if row is None:
+            return None
+        kind = MANAGER if row.kind == MANAGER else DEVICE_KINDS.get(row.role, TABLET)
+        return Principal(kind, row.subject_id, row.name, row.id)
 
     async def session_lasts(self, session_id: int) -> bool:
         row = await self.session.scalar(
@@ -176,23 +207,26 @@ class Credentials:
 
     async def manager(self, manager_id: int) -> Principal | None:
         manager = await self.session.get(Manager, manager_id)
-        return Principal("manager", manager.id, manager.username) if manager else None
+        return Principal(MANAGER, manager.id, manager.username) if manager else None
 
-    # ---- tablets ----
-    async def create_pairing_code(self, manager: Principal) -> tuple[str, datetime]:
+    # ---- tablets and pickup screens ----
+    async def create_pairing_code(self, manager: Principal, role: str = BOARD_ROLE) -> tuple[str, datetime]:
+        """A code that pairs one device in `role`: a cook's tablet ("board") or a pickup screen ("pickup")."""
+        if role not in DEVICE_ROLES:
+            raise FieldError("role", f"role: a device is {' or '.join(map(repr, DEVICE_ROLES))}, not {role[:20]!r}")
         code = new_pairing_code()
         expires = self.clock() + PAIRING_CODE_LIFETIME
-        self.session.add(PairingCode(code_hash=digest(code), created_by=manager.name, expires_at=expires))
+        self.session.add(PairingCode(code_hash=digest(code), created_by=manager.name, expires_at=expires, role=role))
         try:
             await self.session.commit()
         except IntegrityError:
             # The same six digits are live already (rare): draw again.
             await self.session.rollback()
-            return await self.create_pairing_code(manager)
+            return await self.create_pairing_code(manager, role)
         return code, expires
 
     async def pair_tablet(self, code: str, name: str) -> Principal | None:
-        """Use a pairing code; None when it is unknown, used, expired or burnt.
+        """Use a pairing code: the device gets the code's role. None when it is unknown, used, expired or burnt.
 
         A wrong code counts against every live code, whoever sent it: a code that has seen
         PAIRING_GUESSES wrong ones is burnt, and the manager makes a new one.
@@ -214,10 +248,10 @@ class Credentials:
             await self.session.commit()
             return None
         pairing.used_at = now
-        tablet = Tablet(name=name, paired_by=pairing.created_by, paired_at=now)
+        tablet = Tablet(name=name, paired_by=pairing.created_by, paired_at=now, role=pairing.role)
         self.session.add(tablet)
         await self.session.commit()
-        return Principal("tablet", tablet.id, tablet.name)
+        return device_principal(tablet.id, tablet.name, tablet.role)
 
     async def tablets(self) -> Sequence[Tablet]:
         statement = select(Tablet).where(Tablet.unpaired_at.is_(None)).order_by(Tablet.paired_at)
@@ -227,16 +261,16 @@ class Credentials:
         tablet = await self.session.get(Tablet, tablet_id)
         if tablet is None or tablet.unpaired_at is not None:
             return None
-        return Principal("tablet", tablet.id, tablet.name)
+        return device_principal(tablet.id, tablet.name, tablet.role)
 
     async def unpair_tablet(self, tablet_id: int) -> list[int]:
-        """The tablet may use nothing any more: its sessions end (returns their ids)."""
+        """The device may use nothing any more: its sessions end (returns their ids)."""
         tablet = await self.session.get(Tablet, tablet_id)
         if tablet is None:
             return []
         if tablet.unpaired_at is None:
             tablet.unpaired_at = self.clock()
-        ended = await self._end_sessions(BrowserSession.kind == "tablet", BrowserSession.subject_id == tablet_id)
+        ended = await self._end_sessions(BrowserSession.kind == TABLET, BrowserSession.subject_id == tablet_id)
         await self.session.commit()
         return ended
 
@@ -244,18 +278,19 @@ class Credentials:
 # What no password hashes to: a sign-in with an unknown name checks against it, for equal timing.
 _NOBODY = hash_password("not a manager " + secrets.token_hex(8))
 
-# A session that lasts, and who it is: a manager, or a tablet that is still paired.
+# A session that lasts, and who it is: a manager, or a device (with its role) that is still paired.
 _SESSION = (
     select(
         BrowserSession.id,
         BrowserSession.kind,
         BrowserSession.subject_id,
         func.coalesce(Manager.username, Tablet.name).label("name"),
+        Tablet.role,
     )
-    .outerjoin(Manager, and_(BrowserSession.kind == "manager", Manager.id == BrowserSession.subject_id))
+    .outerjoin(Manager, and_(BrowserSession.kind == MANAGER, Manager.id == BrowserSession.subject_id))
     .outerjoin(
         Tablet,
-        and_(BrowserSession.kind == "tablet", Tablet.id == BrowserSession.subject_id, Tablet.unpaired_at.is_(None)),
+        and_(BrowserSession.kind == TABLET, Tablet.id == BrowserSession.subject_id, Tablet.unpaired_at.is_(None)),
     )
     .where(
         BrowserSession.token_hash == bindparam("token_hash"),

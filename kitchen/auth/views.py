@@ -16,12 +16,14 @@ from litestar.response import Redirect, Template
 
 from kitchen.auth.guards import (
     CSRF_COOKIE,
+    DEVICE_HOMES,
     SESSION_COOKIE,
     SESSION_SECONDS,
     manager_only,
     principal_of,
     session_cookies,
 )
+from kitchen.auth.models import BOARD_ROLE
 from kitchen.auth.service import Credentials, Principal
 from kitchen.auth.throttle import Throttle, TooManyAttempts
 from kitchen.feed import end_sessions
@@ -42,6 +44,10 @@ class SignInForm(msgspec.Struct, kw_only=True):
 class PairForm(msgspec.Struct, kw_only=True):
     code: str = ""
     name: str = ""
+
+
+class PairingCodeForm(msgspec.Struct, kw_only=True):
+    role: str = BOARD_ROLE  # the button pressed: a cook's tablet ("board") or a pickup screen ("pickup")
 
 
 class MuteForm(msgspec.Struct, kw_only=True):
@@ -160,7 +166,7 @@ class SignInController(Controller):
             return again(str(exc), 400)
         if principal is None:
             return again("That code is wrong, used, expired or burnt. Ask a manager for a new one.", 401)
-        return await with_session(Redirect("/board"), credentials, principal, settings)
+        return await with_session(Redirect(DEVICE_HOMES[principal.kind]), credentials, principal, settings)
 
 
 UNMAPPED_WINDOW = timedelta(days=7)
@@ -195,12 +201,21 @@ class ManageController(Controller):
 
     @post("/pairing-codes")
     async def new_pairing_code(
-        self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials]
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        data: URLEncodedBody[PairingCodeForm],
     ) -> Template:
+        """A code for one device: a cook's tablet or a pickup screen, by the button pressed."""
         principal = await principal_of(request)
         assert principal is not None  # manager_only let the request in
-        code, expires = await credentials.create_pairing_code(principal)
-        return await self._page(request, credentials, pairing_code=code, pairing_expires=expires)
+        try:
+            code, expires = await credentials.create_pairing_code(principal, data.role)
+        except FieldError as exc:
+            return await self._page(request, credentials, 400, error=str(exc))
+        return await self._page(
+            request, credentials, pairing_code=code, pairing_expires=expires, pairing_role=data.role
+        )
 
     @post("/tablets/{tablet_id:int}/unpair")
     async def unpair(
@@ -209,7 +224,7 @@ class ManageController(Controller):
         channels: NamedDependency[ChannelsPlugin],
         tablet_id: FromPath[int],
     ) -> Redirect:
-        """The tablet stops at once: its requests, and its open board streams on every process."""
+        """The device stops at once: its requests, and its open streams on every process."""
         end_sessions(channels, await credentials.unpair_tablet(tablet_id))
         return Redirect("/manage")
 

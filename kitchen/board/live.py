@@ -5,7 +5,8 @@ delivered exactly when (and only if) the change commits, to every worker process
 LISTENs. On the embedded SQLite default the in-memory backend is published to after the commit.
 
 Each process runs one `BoardHub`: it hears a change once, loads and renders the ticket once, and
-hands the fragments to the boards connected to this process whose station shows that brand.
+hands the fragments to the boards connected to this process whose station shows that brand, and
+the order's entry (rendered once too, from the same record) to every pickup screen by the door.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final, Literal, Protocol, TypeVar
 
 import msgspec
 from litestar.channels import ChannelsPlugin
@@ -29,9 +31,11 @@ from kitchen.board.pg_listener import OFFLINE, RESYNC, ReconnectingPgChannelsBac
 from kitchen.board.render import BoardRenderer
 from kitchen.board.rules import belongs_on_board
 from kitchen.board.station import Station
+from kitchen.brands.models import Brand
 from kitchen.feed import FEED_CHANNEL, EndedSessions, RevokedKeys, decode_notice, is_notice
 from kitchen.lifecycle import when_stopping
 from kitchen.metrics import BOARD_EVENTS_SENT, BOARD_STREAMS, CHANGES_HEARD
+from kitchen.orders.records import OrderRecord
 from kitchen.orders.service import OrderChanged
 from kitchen.orders.stores import Notice, OrderStore
 from kitchen.quiet import QuietBrand
@@ -47,6 +51,22 @@ PING_SECONDS = 15.0
 GOING_AWAY = ServerSentEventMessage(event="reconnect", data="this server is stopping", retry=250)
 # Whole-board renders for reconnecting boards use at most this many database connections at once.
 RESYNC_CONNECTIONS = 3
+# What the pickup screens' streams are known by: their whole-screen cache key (the boards' are their
+# stations) and their metrics label (a station name never has a space, so it is never a station's).
+PICKUP_STREAMS: Final = "pickup screen"
+ScreenKey = Station | Literal["pickup screen"]
+Context = TypeVar("Context")
+
+
+class PickupScreens(Protocol):
+    """What the hub needs of the pickup screen (kitchen/pickup/screen.py), which builds on the
+    boards: the boards do not import it."""
+
+    def entry(self, order: OrderRecord, brands: dict[str, Brand]) -> str | None: ...
+
+    async def screen_context(self, session: AsyncSession) -> dict[str, object]: ...
+
+    def columns_fragment(self, context: dict[str, object]) -> str: ...
 
 
 def encode_change(change: OrderChanged) -> str:
@@ -107,9 +127,9 @@ def create_feed(settings: Settings, channels: ChannelsPlugin) -> NotifyInTransac
 
 @dataclass(eq=False)
 class BoardConnection:
-    """One open board (a tablet's event stream) and the messages waiting for it."""
+    """One open board (a tablet's event stream), or a pickup screen's, and the messages waiting for it."""
 
-    station: Station
+    station: Station  # a pickup screen's shows every brand
     session_id: int | None = None  # the browser session it belongs to
     queue: asyncio.Queue[list[ServerSentEventMessage] | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=BOARD_BACKLOG)
@@ -143,16 +163,20 @@ class BoardHub:
         renderer: BoardRenderer,
         store: OrderStore,
         api_keys: ApiKeyCache | None = None,
+        *,
+        pickup: PickupScreens,
     ) -> None:
         self.channels = channels
         self.store = store
         self.api_keys = api_keys
         self.sessions = sessions
         self.renderer = renderer
+        self.pickup = pickup
         self.boards: set[BoardConnection] = set()
+        self.pickup_screens: set[BoardConnection] = set()
         self._watchers: set[asyncio.Queue[None]] = set()
-        self._resync_cache: dict[Station, str] = {}
-        self._resync_locks: defaultdict[Station, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._resync_cache: dict[ScreenKey, str] = {}
+        self._resync_locks: defaultdict[ScreenKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._resync_slots = asyncio.Semaphore(RESYNC_CONNECTIONS)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -176,7 +200,7 @@ class BoardHub:
         if self._stopping:
             return
         self._stopping = True
-        for board in self.boards:
+        for board in self.streams():
             board.send([GOING_AWAY])
             board.send_end()
 
@@ -186,7 +210,7 @@ class BoardHub:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for board in self.boards:
+        for board in self.streams():
             board.close()
 
     async def _listen(self, events: AsyncIterator[bytes]) -> None:
@@ -211,7 +235,7 @@ class BoardHub:
                 continue
             if raw == OFFLINE:
                 offline = ServerSentEventMessage(event="offline", data="the server has lost its database")
-                for board in self.boards:
+                for board in self.streams():
                     board.send([offline])
                 continue
             CHANGES_HEARD.inc()
@@ -221,22 +245,31 @@ class BoardHub:
                 # One bad event must not stop the boards; they resync on their next reconnect.
                 log.exception("could not send a change to the boards")
 
+    def streams(self) -> list[BoardConnection]:
+        """Every open stream of this process: the boards and the pickup screens."""
+        return [*self.boards, *self.pickup_screens]
+
     async def broadcast(self, change: OrderChanged) -> None:
-        """Render the changed ticket once per station shown, and its all-day panel, and send them.
+        """Render the changed ticket once per station shown, and its all-day panel, and send them;
+        and its pickup entry once, for every pickup screen.
 
         Boards of the same station with different brand filters share the ticket's render.
         """
         watching = [board for board in self.boards if board.station.shows(change.brand_id)]
-        if not watching:
+        if not watching and not self.pickup_screens:
             return
         stations = {board.station for board in watching}
         async with self.sessions() as session:
             # The same record the API answers with, read by the same store.
             order = await self.store.read_order(await session.connection(), change.order_id)
             brands = await queries.brands(session)
-            routes = await queries.routes(session, [order] if order is not None else [])
+            routes = await queries.routes(session, [order] if order is not None and watching else [])
             abandoned_before = self.renderer.abandoned_before()
             all_day = {station: await queries.all_day(session, station, abandoned_before) for station in stations}
+        if self.pickup_screens:
+            self._send_pickup(change.order_id, order, brands)
+        if not watching:
+            return
         gone = ServerSentEventMessage(event="ticket-gone", data=change.order_id)
         tickets: dict[str, ServerSentEventMessage] = {}
         for station in stations:
@@ -254,20 +287,48 @@ class BoardHub:
             board.send([tickets[board.station.name], panels[board.station]])
         BOARD_EVENTS_SENT.labels("change").inc(len(watching))
 
-    async def board_content(self, station: Station) -> str:
-        """The whole board of a station, for a (re)connecting board.
+    def _send_pickup(self, order_id: str, order: OrderRecord | None, brands: dict[str, Brand]) -> None:
+        """The order's entry to every pickup screen, or word that it has left, each with the order's
+        version: a screen never lets an older event undo a newer one."""
+        entry = self.pickup.entry(order, brands) if order is not None else None
+        if entry is None:
+            left = {"orderId": order_id, "version": order.version if order is not None else 0}
+            message = ServerSentEventMessage(event="pickup-gone", data=msgspec.json.encode(left).decode())
+        else:
+            message = ServerSentEventMessage(event="pickup", data=entry)
+        for screen in self.pickup_screens:
+            screen.send([message])
+        BOARD_EVENTS_SENT.labels("change").inc(len(self.pickup_screens))
 
-        After a restart every board reconnects at once: they share one render per station (kept
+    async def board_content(self, station: Station) -> str:
+        """The whole board of a station, for a (re)connecting board."""
+        return await self._whole_screen(
+            station, lambda session: self.renderer.board_context(session, station), self.renderer.content
+        )
+
+    async def pickup_content(self) -> str:
+        """Both columns of the pickup screen, for a (re)connecting pickup screen."""
+        return await self._whole_screen(PICKUP_STREAMS, self.pickup.screen_context, self.pickup.columns_fragment)
+
+    async def _whole_screen(
+        self,
+        key: ScreenKey,
+        read: Callable[[AsyncSession], Awaitable[Context]],
+        render: Callable[[Context], str],
+    ) -> str:
+        """A whole screen's render for a (re)connecting stream.
+
+        After a restart every screen reconnects at once: they share one render per station (kept
         until the next change) and take turns for database connections, so the pool is not drained.
         """
-        async with self._resync_locks[station]:
-            cached = self._resync_cache.get(station)
+        async with self._resync_locks[key]:
+            cached = self._resync_cache.get(key)
             if cached is not None:
                 return cached
             async with self._resync_slots, self.sessions() as session:
-                context = await self.renderer.board_context(session, station)
-            content = self.renderer.content(context)
-            self._resync_cache[station] = content
+                context = await read(session)
+            content = render(context)
+            self._resync_cache[key] = content
             return content
 
     async def changes(self) -> AsyncIterator[None]:
@@ -283,13 +344,16 @@ class BoardHub:
 
     def _end_streams(self, ended: set[int]) -> None:
         signed_out = ServerSentEventMessage(event="signed-out", data="this device is no longer signed in")
-        for board in self.boards:
+        for board in self.streams():
             if board.session_id in ended:
                 board.send([signed_out])
                 board.send_end()
 
     async def alarms_changed(self, quiet: Sequence[QuietBrand]) -> None:
-        """The alarm banners changed: every board gets them now, and a reconnecting board with its resync."""
+        """The alarm banners changed: every board gets them now, and a reconnecting board with its resync.
+
+        Pickup screens show none: a quiet channel is for the kitchen to act on, not its couriers.
+        """
         self._resync_cache.clear()
         banners = ServerSentEventMessage(event="alarms", data=self.renderer.alarms())
         for board in self.boards:
@@ -297,7 +361,7 @@ class BoardHub:
 
     def resync_all(self) -> None:
         """Changes may have been missed: end every stream, so each board reconnects and resyncs."""
-        for board in self.boards:
+        for board in self.streams():
             board.close()
 
     def connect(self, station: Station, session_id: int | None = None) -> BoardConnection:
@@ -306,29 +370,55 @@ class BoardHub:
         BOARD_STREAMS.labels(station.name).inc()
         return board
 
+    def connect_pickup(self, session_id: int | None = None) -> BoardConnection:
+        screen = BoardConnection(Station(), session_id)
+        self.pickup_screens.add(screen)
+        BOARD_STREAMS.labels(PICKUP_STREAMS).inc()
+        return screen
+
     def disconnect(self, board: BoardConnection) -> None:
         if board in self.boards:
             self.boards.discard(board)
             BOARD_STREAMS.labels(board.station.name).dec()
+        elif board in self.pickup_screens:
+            self.pickup_screens.discard(board)
+            BOARD_STREAMS.labels(PICKUP_STREAMS).dec()
 
-    async def stream(
+    def stream(
         self,
         station: Station,
         session_id: int | None = None,
         signed_in: Callable[[], Awaitable[bool]] | None = None,
-    ) -> AsyncIterator[ServerSentEventMessage]:
+    ) -> AsyncGenerator[ServerSentEventMessage, None]:
         """A board's event stream: the whole board first (so a reconnect resyncs), then changes.
 
         It ends when its session ends: at once when the feed says so (`feed.end_sessions`), and at
         the latest at the next ping, which asks `signed_in` (should a notice have been lost).
         """
+        return self._stream(lambda: self.connect(station, session_id), lambda: self.board_content(station), signed_in)
+
+    def pickup_stream(
+        self,
+        session_id: int | None = None,
+        signed_in: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncGenerator[ServerSentEventMessage, None]:
+        """A pickup screen's event stream: both columns first, then each changed order's entry (or
+        its leaving); it ends as a board's does (a session ended, a stop, a backlog too long)."""
+        return self._stream(lambda: self.connect_pickup(session_id), self.pickup_content, signed_in)
+
+    async def _stream(
+        self,
+        connect: Callable[[], BoardConnection],
+        whole_screen: Callable[[], Awaitable[str]],
+        signed_in: Callable[[], Awaitable[bool]] | None,
+    ) -> AsyncGenerator[ServerSentEventMessage, None]:
         if self._stopping:
             yield GOING_AWAY
             return
-        board = self.connect(station, session_id)
+        board = connect()
         try:
             try:
-                content = await self.board_content(station)
+                content = await whole_screen()
             except Exception:
                 # The stream's headers are out already: an error now would cut it off mid-answer.
                 # Say the server is offline and end it; the board reconnects and resyncs.

@@ -38,6 +38,11 @@ def brand_class(brand_id: str) -> str:
     return "brand-" + hashlib.sha1(brand_id.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
+def order_dom_id(prefix: str, order_id: str) -> str:
+    """An order's element id on a screen, e.g. "ticket-…" (order ids are opaque strings, not safe ids)."""
+    return f"{prefix}-" + hashlib.sha1(order_id.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
 log = logging.getLogger("kitchen.board")
 EXPO_BOARD = Station()
 
@@ -221,7 +226,7 @@ class BoardRenderer:
         return TicketView(
             id=order_id,
             url="/board/orders/" + quote(order_id, safe=""),
-            dom_id="ticket-" + hashlib.sha1(order_id.encode(), usedforsecurity=False).hexdigest()[:16],
+            dom_id=order_dom_id("ticket", order_id),
             brand_name="",
             brand_class="brand-unknown",
             channel_order_id=str(getattr(order, "channel_order_id", "")),
@@ -266,7 +271,7 @@ class BoardRenderer:
         return TicketView(
             id=order.id,
             url=url,
-            dom_id="ticket-" + hashlib.sha1(order.id.encode(), usedforsecurity=False).hexdigest()[:16],
+            dom_id=order_dom_id("ticket", order.id),
             brand_name=brand.name if brand else order.brand_id,
             brand_class=brand_class(order.brand_id) if brand else "brand-unknown",
             channel_order_id=order.channel_order_id,

@@ -46,6 +46,17 @@ def stale_before(now: datetime, stale_after: timedelta) -> datetime:
     return now - stale_after if now - _EPOCH > stale_after else _EPOCH
 
 
+def pickup_column(order: OrderRecord, now: datetime, stale_after: timedelta = STALE_AFTER) -> str | None:
+    """Where the couriers' screen shows the order: "preparing", "ready", or None (not on it).
+
+    The boards' own rule decides what is shown at all, so the two never disagree; a cancellation
+    the boards still strike through is the cooks' business, not a courier's.
+    """
+    if not belongs_on_board(order, now, stale_after) or order.status == OrderStatus.CANCELLED:
+        return None
+    return "ready" if order.status == OrderStatus.READY else "preparing"
+
+
 def on_board_in_sql(now: datetime, stale_after: timedelta = STALE_AFTER) -> ColumnElement[bool]:
     """`belongs_on_board` as a WHERE clause, for reading a whole board in one statement."""
     return or_(

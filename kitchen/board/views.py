@@ -18,8 +18,7 @@ from litestar.response import Redirect, ServerSentEvent
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kitchen.auth.guards import board_user, known_principal
-from kitchen.auth.service import Credentials
+from kitchen.auth.guards import board_user, screen_user, stream_session
 from kitchen.board import queries
 from kitchen.board.live import BoardHub
 from kitchen.board.render import BoardRenderer
@@ -37,6 +36,16 @@ from kitchen.settings import Settings
 @get("/", include_in_schema=False)
 async def home() -> Redirect:
     return Redirect("/board")
+
+
+@get("/board/brands.css", guards=[screen_user], cache=60, include_in_schema=False)
+async def brands_css(
+    db_session: NamedDependency[AsyncSession], board_renderer: NamedDependency[BoardRenderer]
+) -> Response[str]:
+    """Brand colours as classes, so screens need no inline styles (a strict CSP forbids them):
+    the boards' and the pickup screen's."""
+    css = board_renderer.brands_css(await queries.brands(db_session))
+    return Response(css, media_type="text/css")
 
 
 class BoardController(Controller):
@@ -88,28 +97,10 @@ class BoardController(Controller):
         brand: FromQuery[list[str] | None] = None,
         station: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
-        principal = known_principal(request)
-        session_id = principal.session_id if principal is not None else None
-        sessions = request.app.state.sessions
-        clock = request.app.state.clock
-
-        async def signed_in() -> bool:
-            if session_id is None:
-                return False
-            async with sessions() as session:
-                return await Credentials(session, clock=clock).session_lasts(session_id)
-
+        session_id, signed_in = stream_session(request)
         board = Station.of(brand, station)  # before the stream opens, so a bad name is a 400
         stream = board_hub.stream(board, session_id, signed_in)
         return ServerSentEvent(stream, headers={"Cache-Control": "no-store"})
-
-    @get("/brands.css", cache=60)
-    async def brands_css(
-        self, db_session: NamedDependency[AsyncSession], board_renderer: NamedDependency[BoardRenderer]
-    ) -> Response[str]:
-        # Brand colours as classes, so tickets need no inline styles (a strict CSP forbids them).
-        css = board_renderer.brands_css(await queries.brands(db_session))
-        return Response(css, media_type="text/css")
 
     @post("/orders/{order_id:str}/lines/{line:int}/advance")
     async def advance_line(

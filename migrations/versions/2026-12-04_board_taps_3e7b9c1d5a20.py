@@ -1,7 +1,7 @@
 """board taps: each board's own undo stack
 
 Revision ID: 3e7b9c1d5a20
-Revises: 7a4c2e9d1b36
+Revises: 3954ff0e6074
 Create Date: 2026-12-04 22:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "3e7b9c1d5a20"
-down_revision = "7a4c2e9d1b36"
+down_revision = "3954ff0e6074"
 branch_labels = None
 depends_on = None
 
