@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kitchen.auth.guards import CSRF_COOKIE
 from kitchen.auth.service import Credentials, Principal
+from kitchen.orders.status import ItemStatus, OrderStatus, Plan, Ticket, TransitionNotAllowed
+from kitchen.orders.taps import plan_take_back
 from tests.conftest import FakeClock, browser_client
 from tests.helpers import create_order, item, live_order_payload, row_counts, set_item, statuses
 from tests.live_server import LiveServer, new_api_key, paired_tablet_cookies, wipe_database
@@ -358,3 +360,42 @@ def run_sql(url: str, sql: str, **params: Any) -> tuple[Any, ...]:
             await engine.dispose()
 
     return asyncio.run(read())
+
+
+# --- the rule, in plain Python ---------------------------------------------------------------------
+
+
+def ticket_of(status: str, *lines: str) -> Ticket:
+    return Ticket(OrderStatus(status), {n: ItemStatus(s) for n, s in enumerate(lines, 1)})
+
+
+def test_taking_back_a_line_leaves_another_boards_line_alone() -> None:
+    before = ticket_of("RECEIVED", "ORDERED", "ORDERED")
+    after = ticket_of("PREPARING", "ORDERED", "PREPARING")  # the fryer started line 2
+    now = ticket_of("PREPARING", "READY", "PREPARING")  # then the grill finished line 1
+    assert plan_take_back(now, after, before) == Plan(items={2: ItemStatus.ORDERED})
+
+
+def test_taking_back_the_only_started_line_derives_the_order_back() -> None:
+    before = ticket_of("RECEIVED", "ORDERED", "ORDERED")
+    after = ticket_of("PREPARING", "PREPARING", "ORDERED")
+    assert plan_take_back(after, after, before) == Plan(items={1: ItemStatus.ORDERED}, order=OrderStatus.RECEIVED)
+
+
+def test_a_line_moved_again_since_cannot_be_taken_back() -> None:
+    before = ticket_of("RECEIVED", "ORDERED")
+    after = ticket_of("PREPARING", "PREPARING")
+    with pytest.raises(TransitionNotAllowed, match="changed since"):
+        plan_take_back(ticket_of("READY", "READY"), after, before)
+
+
+def test_an_undone_pickup_brings_the_order_back_and_a_cancellation_since_blocks_any_undo() -> None:
+    ready = ticket_of("READY", "READY", "READY")
+    picked_up = ticket_of("PICKED_UP", "READY", "READY")
+    assert plan_take_back(picked_up, picked_up, ready) == Plan(order=OrderStatus.READY)
+    with pytest.raises(TransitionNotAllowed):
+        plan_take_back(
+            ticket_of("CANCELLED", "PREPARING", "CANCELLED"),
+            ticket_of("PREPARING", "PREPARING", "ORDERED"),
+            ticket_of("RECEIVED", "ORDERED", "ORDERED"),
+        )

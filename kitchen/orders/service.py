@@ -338,7 +338,7 @@ class OrderService:
     async def undo_tap(self, tap_id: int) -> OrderRecord:
         """Take back one of this board's changes, within the undo window: recorded as a new change.
 
-        Only while the ticket is as that change left it; a change another board (or the channel)
+        Only while the lines it moved are as it left them; a change another board (or the channel)
         has overtaken leaves the stack with a refusal, so the next undo reaches the one before.
         Sent twice (a lost answer), the second finds it taken back already and changes nothing.
         """

@@ -2,7 +2,7 @@
 
 A row is written with its change, in the change's transaction, and names the device (not the
 tablet's name: two tablets may both be called "Grill"), the ticket as it was before and after.
-An undo takes back the device's change only while the ticket is still as that change left it,
+An undo takes back the device's change only while the lines it moved are still as it left them,
 so a stack of changes unwinds one by one and an undo never re-applies what another undid.
 """
 
@@ -18,7 +18,15 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kitchen.orders.models import ID_LENGTH
-from kitchen.orders.status import ItemStatus, OrderStatus, Plan, Ticket, TransitionNotAllowed
+from kitchen.orders.status import (
+    FINAL_ORDER_STATUSES,
+    ItemStatus,
+    OrderStatus,
+    Plan,
+    Ticket,
+    TransitionNotAllowed,
+    derive_order_status,
+)
 
 DEVICE_LENGTH = 40
 
@@ -62,13 +70,20 @@ class OpenTap:
 
 
 def plan_take_back(now: Ticket, after: Ticket, before: Ticket) -> Plan:
-    """Put the ticket back as it was `before` a change, if it is still as the change left it (`after`).
+    """Put back what a change moved (`before` → `after`), if nobody has moved it since.
 
-    Unlike a status request this may move several items more than one step (an undone bump) and
-    bring an order back from PICKED_UP (a courier tapped away by mistake): it restores a state the
-    order was really in a moment ago.
+    Only the lines that change moved must still be as it left them: the grill's undo takes back
+    the grill's line even after the fryer tapped another line of the same ticket. The order's status
+    follows its lines, except that an undone pickup brings the order back from PICKED_UP.
+    Unlike a status request, this may move lines more than one step (an undone bump).
     """
-    if now != after:
+    moved = {line: status for line, status in before.items.items() if after.items.get(line) is not status}
+    overtaken = any(now.items.get(line) is not after.items[line] for line in moved)
+    if overtaken or (now.status in FINAL_ORDER_STATUSES and now.status is not after.status):
         raise TransitionNotAllowed(now.status, "undo", "the ticket was changed since, by another board or the channel")
-    items = {line: status for line, status in before.items.items() if now.items.get(line) is not status}
-    return Plan(items=items, order=before.status if before.status is not now.status else None)
+    if after.status in FINAL_ORDER_STATUSES:
+        order = before.status  # the pickup itself is undone
+    else:
+        order = derive_order_status(now.status, {**now.items, **moved})
+    items = {line: status for line, status in moved.items() if now.items[line] is not status}
+    return Plan(items=items, order=order if order is not now.status else None)

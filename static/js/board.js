@@ -187,9 +187,17 @@
     let lastPage = 0;
     for (const ticket of open.querySelectorAll(":scope > .ticket")) {
       if (ticket.getClientRects().length > 1) continueInNextColumn(ticket);
-      const all = ticket.getClientRects();
-      const first = Math.floor((all[0].left - origin() + 1) / pageWidth);
-      const last = Math.floor((all[all.length - 1].left - origin() + 1) / pageWidth);
+      let all = ticket.getClientRects();
+      const pageOf = (rect) => Math.floor((rect.left - origin() + 1) / pageWidth);
+      if (pageOf(all[0]) !== pageOf(all[all.length - 1]) && all[0].top > view.getBoundingClientRect().top + 4) {
+        // Never half on one page and half on the next: the whole ticket opens the next page.
+        for (const head of ticket.querySelectorAll(".cont-head")) head.remove();
+        ticket.classList.add("starts-column");
+        if (ticket.getClientRects().length > 1) continueInNextColumn(ticket);
+        all = ticket.getClientRects();
+      }
+      const first = pageOf(all[0]);
+      const last = pageOf(all[all.length - 1]);
       ticket.dataset.page = String(first);
       lastPage = Math.max(lastPage, last);
     }
@@ -226,15 +234,15 @@
     const later = [...open.querySelectorAll(":scope > .ticket")].filter((t) => Number(t.dataset.page) > page).length;
     const label = document.getElementById("page-label");
     if (label) label.textContent = `page ${page + 1} of ${pages}${later ? ` · ${later} more` : ""}`;
-    for (const button of document.querySelectorAll("[data-page]")) {
-      button.disabled = Number(button.dataset.page) < 0 ? page === 0 : page >= pages - 1;
+    for (const button of document.querySelectorAll("[data-page-step]")) {
+      button.disabled = Number(button.dataset.pageStep) < 0 ? page === 0 : page >= pages - 1;
     }
     document.querySelector(".pager")?.classList.toggle("is-single", pages <= 1);
   }
 
   board.addEventListener("click", (event) => {
-    const button = event.target.closest?.("[data-page]");
-    if (button) showPage(page + Number(button.dataset.page));
+    const button = event.target.closest?.("[data-page-step]");
+    if (button) showPage(page + Number(button.dataset.pageStep));
   });
   window.addEventListener("resize", () => { if (!held()) layout(); });
 
