@@ -99,7 +99,7 @@ async def test_a_station_card_carries_its_tickets_context(
     grill = await board(tablet, station="grill")
     assert ">Burger Bros<" in grill
     assert order["channelOrderId"] in grill
-    assert 'title="Pickup time">12:30 ' in grill
+    assert 'title="Pickup time">12:30<' in grill
     assert "0 of 1 item ready elsewhere" in grill
     await set_line(client, order["id"], 2, "READY")
     assert "1 of 1 item ready elsewhere" in await board(tablet, station="grill")

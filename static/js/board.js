@@ -218,9 +218,9 @@
     const head = document.createElement(next.tagName === "LI" ? "li" : "div");
     head.className = "cont-head";
     head.setAttribute("aria-hidden", "true");
+    head.append(`${ticket.querySelector(".channel-id")?.textContent || ""} · cont.`);
     const brand = ticket.querySelector(".brand-badge")?.cloneNode(true);
     if (brand) head.append(brand);
-    head.append(`${ticket.querySelector(".channel-id")?.textContent || ""} · cont.`);
     next.before(head);
   }
 

@@ -136,12 +136,14 @@ def test_board_screenshot_at_tablet_size(browser: Browser, live_server: LiveServ
     httpx.patch(f"{live_server.url}/api/orders/{ready['id']}/status", json={"status": "READY"}, headers=live_server.api)
     page = open_board(browser, live_server)
     expect(page.locator("#board-content .ticket")).to_have_count(5)
-    # Tablet-first: nothing scrolls sideways, and every tap target is at least 48 px tall.
+    # Tablet-first: nothing scrolls sideways, every button is at least 48 px tall, and a ticket's
+    # lines (a column wide) 44 px, so that twelve tickets fit a tablet at a rush.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    heights = page.eval_on_selector_all(
-        "button, .chip", "els => els.filter(e => e.getClientRects().length).map(e => e.getBoundingClientRect().height)"
-    )
+    visible_heights = "els => els.filter(e => e.getClientRects().length).map(e => e.getBoundingClientRect().height)"
+    heights = page.eval_on_selector_all("button:not(.item-tap), .chip", visible_heights)
     assert min(heights) >= 48, heights
+    lines = page.eval_on_selector_all("button.item-tap", visible_heights)
+    assert min(lines) >= 44, lines
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "board-1280x800.png"))
     tv = open_board(browser, live_server, 1920, 1080)
