@@ -29,6 +29,7 @@ from kitchen.auth.service import Credentials
 from kitchen.auth.throttle import Throttle
 from kitchen.auth.views import ManageController, SignInController
 from kitchen.board.live import BoardHub, create_api_key_cache, create_channels, create_feed
+from kitchen.board.recent import RecentController
 from kitchen.board.render import BoardRenderer
 from kitchen.board.views import BoardController, brands_css, home
 from kitchen.brands.api import BrandController
@@ -201,6 +202,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         BrandController,
         MenuController,
         BoardController,
+        RecentController,
         brands_css,
         PickupController,
         DashboardController,

@@ -41,13 +41,31 @@ async def test_example_payload_round_trips(client: httpx.AsyncClient, clock: Fak
 async def test_channel_history_is_kept_and_marked_as_the_channels(client: httpx.AsyncClient) -> None:
     order = (await client.post("/api/orders", json=example_order())).json()
     assert order["statusHistory"] == [
-        {"status": "PICKED_UP", "timestamp": "2026-03-02T09:48:02Z", "source": "channel", "actor": None},
-        {"status": "RECEIVED", "timestamp": "2026-03-02T09:50:00Z", "source": "channel", "actor": None},
-        {"status": "RECEIVED", "timestamp": "2026-03-02T10:00:00Z", "source": "api", "actor": "api-key:test-channel"},
+        {
+            "status": "PICKED_UP",
+            "timestamp": "2026-03-02T09:48:02Z",
+            "source": "channel",
+            "actor": None,
+            "reason": None,
+        },
+        {"status": "RECEIVED", "timestamp": "2026-03-02T09:50:00Z", "source": "channel", "actor": None, "reason": None},
+        {
+            "status": "RECEIVED",
+            "timestamp": "2026-03-02T10:00:00Z",
+            "source": "api",
+            "actor": "api-key:test-channel",
+            "reason": None,
+        },
     ]
     for item in order["items"]:
         assert item["statusHistory"] == [
-            {"status": "ORDERED", "timestamp": "2026-03-02T10:00:00Z", "source": "api", "actor": "api-key:test-channel"}
+            {
+                "status": "ORDERED",
+                "timestamp": "2026-03-02T10:00:00Z",
+                "source": "api",
+                "actor": "api-key:test-channel",
+                "reason": None,
+            }
         ]
 
 

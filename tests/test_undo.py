@@ -399,3 +399,11 @@ def test_an_undone_pickup_brings_the_order_back_and_a_cancellation_since_blocks_
             ticket_of("PREPARING", "PREPARING", "ORDERED"),
             ticket_of("RECEIVED", "ORDERED", "ORDERED"),
         )
+
+
+def test_an_undone_bring_back_returns_the_order_to_picked_up_unless_it_moved_since() -> None:
+    picked_up = ticket_of("PICKED_UP", "READY")
+    back = ticket_of("READY", "READY")
+    assert plan_take_back(back, back, picked_up) == Plan(order=OrderStatus.PICKED_UP)
+    with pytest.raises(TransitionNotAllowed):
+        plan_take_back(ticket_of("PREPARING", "PREPARING"), back, picked_up)  # recalled since

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kitchen.board.rules import STALE_AFTER, on_board_in_sql, position
@@ -15,7 +15,7 @@ from kitchen.brands.models import Brand
 from kitchen.menu.models import MenuItem
 from kitchen.menu.service import UNASSIGNED
 from kitchen.orders.lines import Modifier, decode_modifiers
-from kitchen.orders.models import Order, OrderItem
+from kitchen.orders.models import FINAL_SERVER_STAY, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.read import ORDER_COLUMNS, item_record, order_record
 from kitchen.orders.records import OrderRecord
 from kitchen.orders.status import ItemStatus, OrderStatus
@@ -121,3 +121,38 @@ async def all_day(
 
 async def brands(session: AsyncSession) -> dict[str, Brand]:
     return {brand.id: brand for brand in (await session.scalars(select(Brand).order_by(Brand.name))).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedOrder:
+    """An order picked up or cancelled here: when it became final, and who made it so."""
+
+    order: OrderRecord  # without items or history: the Recent list shows neither
+    at: datetime
+    actor: str | None
+
+
+async def recently_finished(session: AsyncSession, since: datetime) -> list[FinishedOrder]:
+    """Orders that became PICKED_UP or CANCELLED here at or after `since`, newest first.
+
+    Read from the history, not from `updated_at` (a cook's "seen" of a cancellation moves that):
+    the open final stays, which their own partial index holds; channel reports are not ours.
+    """
+    # The index's predicate word for word, on the history table alone, so SQLite uses it too.
+    final = (
+        select(OrderStatusEvent.order_id, OrderStatusEvent.status, OrderStatusEvent.at, OrderStatusEvent.actor)
+        .where(text(FINAL_SERVER_STAY), OrderStatusEvent.at >= since)
+        .subquery()
+    )
+    statement = (
+        select(*ORDER_COLUMNS, final.c.at.label("finished_at"), final.c.actor.label("finished_by"))
+        .join(final, final.c.order_id == Order.id)
+        .where(Order.status == final.c.status)
+        .order_by(final.c.at.desc(), Order.id)
+        .limit(MAX_TICKETS)
+    )
+    width = len(ORDER_COLUMNS)
+    return [
+        FinishedOrder(order_record(row[:width]), row.finished_at, row.finished_by)
+        for row in (await session.execute(statement)).all()
+    ]

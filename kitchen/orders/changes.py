@@ -33,6 +33,7 @@ class StatusWrites:
     actor: str | None
     order_status: str  # the order's status after the change
     order_entered: bool  # the order's status changed: one new order history row
+    reason: str | None = None  # why, on that row: only a bring-back gives one
     items: list[tuple[int, str]] = field(default_factory=list)  # (item id, new status), each with a history row
     ended_order_events: list[int] = field(default_factory=list)  # stays that end now
     ended_item_events: list[int] = field(default_factory=list)
@@ -84,13 +85,13 @@ def _server_events(order: OrderRecord) -> Iterator[EventRecord]:
 
 
 def _enter(
-    history: list[EventRecord], status: str, now: datetime, source: str, actor: str | None
+    history: list[EventRecord], status: str, now: datetime, source: str, actor: str | None, reason: str | None = None
 ) -> tuple[list[EventRecord], EventRecord | None]:
     """A stream's history with its open stay ended at `now` and `status` entered; and the stay ended.
 
     `history` is in the order it was written, so the stream's open stay is its last server row.
     """
-    entered = [*history, EventRecord(None, status, now, None, source, actor)]
+    entered = [*history, EventRecord(None, status, now, None, source, actor, reason)]
     for index in range(len(history) - 1, -1, -1):
         event = history[index]
         if event.source == EventSource.CHANNEL:
@@ -103,10 +104,13 @@ def _enter(
     return entered, None
 
 
-def plan_writes(order: OrderRecord, plan: Plan, now: datetime, source: str, actor: str | None) -> StatusChange:
+def plan_writes(
+    order: OrderRecord, plan: Plan, now: datetime, source: str, actor: str | None, reason: str | None = None
+) -> StatusChange:
     """The order after `plan` is applied at `now`, and every row the change writes.
 
-    `order` is as the change locked it; it is not modified.
+    `order` is as the change locked it; it is not modified. `reason` goes on the order's new
+    history row (a bring-back's; no other change gives one).
     """
     writes = StatusWrites(
         order_id=order.id,
@@ -115,6 +119,7 @@ def plan_writes(order: OrderRecord, plan: Plan, now: datetime, source: str, acto
         actor=actor,
         order_status=plan.order or order.status,
         order_entered=plan.order is not None,
+        reason=reason if plan.order is not None else None,
     )
     summaries = SummaryWriter()
     readied = sum(status == ItemStatus.READY for status in plan.items.values())
@@ -138,9 +143,12 @@ def plan_writes(order: OrderRecord, plan: Plan, now: datetime, source: str, acto
         updated_at=now,  # undo reads when and where the previous change was made
         last_change_source=source,
         version=order.version + 1,  # every change bumps it (the PostgreSQL store's lock_order relies on it)
+        # A cook's "seen" is of a cancellation: an order brought back from one has none (the
+        # stores write the same rule), so a later cancellation shows struck through again.
+        cancel_acknowledged_at=order.cancel_acknowledged_at if writes.order_status == OrderStatus.CANCELLED else None,
     )
     if plan.order is not None:
-        changed_order.history, ended = _enter(order.history, plan.order, now, source, actor)
+        changed_order.history, ended = _enter(order.history, plan.order, now, source, actor, writes.reason)
         if ended is not None and ended.id is not None:
             writes.ended_order_events.append(ended.id)
         summaries.status_entered(changed_order, None, ended, history, now, readied)

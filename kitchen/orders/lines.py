@@ -7,11 +7,14 @@ the same text and this module is the one place it is encoded and decoded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
+
+from kitchen.fields import FieldError
 
 # Notes are read by a cook at the pass: line breaks and tabs are fine, other control characters
 # (NUL above all, which PostgreSQL cannot store) are refused.
@@ -37,6 +40,18 @@ class Modifier(Struct, rename="camel", kw_only=True):
 
 
 Modifiers = Annotated[list[Modifier], Meta(max_length=MAX_MODIFIERS)]
+
+
+def short_text(field: str, value: str, max_length: int) -> str:
+    """`value` without the spaces around it, when that is 1 to `max_length` characters on one line
+    with no control characters (the rule of modifiers and allergens); else a FieldError."""
+    text = value.strip()
+    if not 0 < len(text) <= max_length:
+        raise FieldError(field, f"{field}: give 1 to {max_length} characters (got {len(text)})")
+    if re.match(_SHORT_TEXT, text) is None:
+        raise FieldError(field, f"{field}: one line of text, without control characters")
+    return text
+
 
 _encoder = msgspec.json.Encoder()
 _modifiers = msgspec.json.Decoder(list[Modifier])

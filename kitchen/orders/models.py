@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 ID_LENGTH = 64
 STATUS_LENGTH = 16
 ACTOR_LENGTH = 100
+REASON_LENGTH = 200  # why a finished order was brought back: a line of text
 
 
 class EventSource(StrEnum):
@@ -28,6 +29,8 @@ class EventSource(StrEnum):
 # A server-stamped stay that has not ended: the status its order or item is in now. The database
 # allows one per stream, so no code path can leave a stream in two statuses at once.
 OPEN_SERVER_STAY = "ended_at IS NULL AND source <> 'channel'"
+# The stay an order is in once picked up or cancelled here: what the board's Recent list reads.
+FINAL_SERVER_STAY = f"{OPEN_SERVER_STAY} AND status IN ('PICKED_UP', 'CANCELLED')"
 # A stay never ends before it began (the service stamps every change of an order after the last).
 STAY_ENDS_AFTER_IT_BEGINS = "ended_at IS NULL OR ended_at >= at"
 
@@ -133,12 +136,23 @@ class OrderStatusEvent(StatusEventColumns, IdentityBase):
     __tablename__ = "order_status_events"
     __table_args__ = (
         Index("ix_order_status_events_order_at", "order_id", "at"),
+        # The board's Recent list: orders finished lately, by when. Only open final stays are in
+        # it (one entry per pickup or cancellation); `ended_at` is in the open-stay index's
+        # predicate already, so ending a stay costs what it did.
+        Index(
+            "ix_order_status_events_final_at",
+            "at",
+            postgresql_where=text(FINAL_SERVER_STAY),
+            sqlite_where=text(FINAL_SERVER_STAY),
+        ),
         *history_invariants("order_id"),
         # Each row is updated once (ended_at): room on the page keeps its new version beside the old.
         {"postgresql_with": {"fillfactor": 85}},
     )
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # Why the change was made, where one is required: bringing a finished order back. Else None.
+    reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH))
 
 
 class ItemStatusEvent(StatusEventColumns, IdentityBase):

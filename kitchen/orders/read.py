@@ -49,6 +49,7 @@ ORDER_ROW = select(*ORDER_COLUMNS).where(Order.id == bindparam("order_id"))
 
 ITEM, ORDER_EVENT, ITEM_EVENT = 0, 1, 2
 _TIME = OrderStatusEvent.__table__.c.at.type
+_REASON = OrderStatusEvent.__table__.c.reason.type
 # Items and both history streams in one statement; the items part comes first and casts its
 # empty columns, so every column keeps its type (and SQLite's times are parsed back).
 PARTS = union_all(
@@ -64,6 +65,7 @@ PARTS = union_all(
         cast(null(), _TIME).label("ended_at"),
         OrderItem.status.label("source"),  # unused for items; any string column
         OrderItem.status.label("actor"),
+        cast(null(), _REASON).label("reason"),
         OrderItem.note,
         OrderItem.modifiers,
         OrderItem.allergens,
@@ -80,6 +82,7 @@ PARTS = union_all(
         OrderStatusEvent.ended_at,
         OrderStatusEvent.source,
         OrderStatusEvent.actor,
+        OrderStatusEvent.reason,
         null(),
         null(),
         null(),
@@ -96,6 +99,7 @@ PARTS = union_all(
         ItemStatusEvent.ended_at,
         ItemStatusEvent.source,
         ItemStatusEvent.actor,
+        null(),
         null(),
         null(),
         null(),
@@ -165,11 +169,11 @@ def add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
     """Fill in the order's items and both history streams from rows of `ORDER_PARTS`."""
     items: dict[int, ItemRecord] = {}
     order.history = []
-    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor, *details in rows:
+    for kind, row_id, item_id, plu, name, quantity, status, at, ended_at, source, actor, reason, *details in rows:
         if kind == ITEM:
             items[row_id] = item_record(len(items) + 1, row_id, plu, name, quantity, status, *details)
         elif kind == ORDER_EVENT:
-            order.history.append(EventRecord(row_id, status, at, ended_at, source, actor))
+            order.history.append(EventRecord(row_id, status, at, ended_at, source, actor, reason))
         elif kind == ITEM_EVENT:
             items[item_id].history.append(EventRecord(row_id, status, at, ended_at, source, actor))
     order.items = list(items.values())
@@ -177,7 +181,12 @@ def add_parts(order: OrderRecord, rows: Iterable[Sequence[Any]]) -> OrderRecord:
 
 
 def _events(events: Iterable[OrderStatusEvent] | Iterable[ItemStatusEvent]) -> list[EventRecord]:
-    return [EventRecord(e.id, e.status, e.at, e.ended_at, e.source, e.actor) for e in events]
+    return [
+        EventRecord(
+            e.id, e.status, e.at, e.ended_at, e.source, e.actor, e.reason if isinstance(e, OrderStatusEvent) else None
+        )
+        for e in events
+    ]
 
 
 def from_orm(order: Order) -> OrderRecord:
@@ -196,7 +205,9 @@ def from_orm(order: Order) -> OrderRecord:
 
 
 def _history(events: Sequence[EventRecord]) -> list[HistoryEntry]:
-    return [HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor) for e in events]
+    return [
+        HistoryEntry(status=e.status, timestamp=e.at, source=e.source, actor=e.actor, reason=e.reason) for e in events
+    ]
 
 
 def order_view(order: OrderRecord) -> OrderView:

@@ -24,6 +24,7 @@ class EventRecord:
     ended_at: datetime | None
     source: str
     actor: str | None
+    reason: str | None = None  # an order's row of a bring-back says why; every other row has none
 
 
 @dataclass(slots=True)

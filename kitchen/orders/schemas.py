@@ -105,6 +105,8 @@ class HistoryEntry(Struct, rename="camel", kw_only=True):
     source: str
     # Who made the change ("api-key:wolt", "tablet:Grill", "manager:anna"); null for channel history.
     actor: str | None
+    # Why: given when a finished order was brought back (a courier returned it); null for every other change.
+    reason: str | None = None
 
 
 class ItemView(Struct, rename="camel", kw_only=True):

@@ -26,6 +26,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from kitchen.clock import Clock, system_clock
 from kitchen.metrics import CHANGES_PUBLISHED, ORDERS_CREATED, STATUS_CHANGES
 from kitchen.orders import read
+from kitchen.orders.bring_back import bring_back_reason, brought_back_already, finish_of, plan_bring_back
 from kitchen.orders.changes import acknowledged, change_stamp, plan_new_order, plan_writes
 from kitchen.orders.lines import payload_hash_text
 from kitchen.orders.models import EventSource, Order, OrderItem
@@ -321,6 +322,21 @@ class OrderService:
         """A bumped (READY) order goes back to the line: its items return to PREPARING."""
         return await self._change(order_id, source, lambda ticket, _order, _now: plan_recall(ticket))
 
+    async def bring_back(self, order_id: str, reason: str, source: EventSource = EventSource.BOARD) -> OrderRecord:
+        """Bring back an order picked up or cancelled in the last 30 minutes (a courier returned it),
+        as it was before it became final; `reason` is recorded on the order's history row.
+
+        Refused (TransitionNotAllowed) for an open order, one finished too long ago, or one the
+        channel reported final; a reason that is empty, too long or not one line is a FieldError.
+        Sent twice, the second finds the order back already and changes nothing.
+        """
+        why = bring_back_reason(reason)
+
+        def plan(ticket: Ticket, order: OrderRecord, now: datetime) -> Plan:
+            return plan_bring_back(ticket, finish_of(order), now, brought_back_already(order))
+
+        return await self._change(order_id, source, plan, reason=why)
+
     async def open_taps(self) -> list[OpenTap]:
         """This board's changes it may still take back, newest first: its undo stack."""
         if self.device is None:
@@ -424,10 +440,12 @@ class OrderService:
         plan_for: Callable[[Ticket, OrderRecord, datetime], Plan],
         then: Callable[[AsyncConnection, datetime], Awaitable[None]] | None = None,
         undoable: bool = True,
+        reason: str | None = None,
     ) -> OrderRecord:
         """Lock, plan, write the change and its history (and `then`, in the same transaction), commit.
 
         A change made on a board goes on that board's undo stack (`undoable`), in the same transaction.
+        `reason` (a bring-back's) is written on the order's new history row.
         """
         started = time.perf_counter()
         self.last_tap = None
@@ -452,7 +470,7 @@ class OrderService:
             await self.session.rollback()
             return order
 
-        planned = plan_writes(order, plan, now, source, self.actor)
+        planned = plan_writes(order, plan, now, source, self.actor, reason)
         change = OrderChanged(order.id, order.brand_id, "status", planned.order.status)
         await self.store.write_status_change(conn, planned, self._notice(change))
         if then is not None:

@@ -74,16 +74,16 @@ def plan_take_back(now: Ticket, after: Ticket, before: Ticket) -> Plan:
 
     Only the lines that change moved must still be as it left them: the grill's undo takes back
     the grill's line even after the fryer tapped another line of the same ticket. The order's status
-    follows its lines, except that an undone pickup brings the order back from PICKED_UP.
+    follows its lines, except across a final status: an undone pickup brings the order back from
+    PICKED_UP, an undone bring-back (board/recent.py) returns it there.
     Unlike a status request, this may move lines more than one step (an undone bump).
     """
     moved = {line: status for line, status in before.items.items() if after.items.get(line) is not status}
     overtaken = any(now.items.get(line) is not after.items[line] for line in moved)
-    if overtaken or (now.status in FINAL_ORDER_STATUSES and now.status is not after.status):
+    across_final = after.status in FINAL_ORDER_STATUSES or before.status in FINAL_ORDER_STATUSES
+    if overtaken or (now.status is not after.status and (across_final or now.status in FINAL_ORDER_STATUSES)):
         raise TransitionNotAllowed(now.status, "undo", "the ticket was changed since, by another board or the channel")
-    if after.status in FINAL_ORDER_STATUSES:
-        order = before.status  # the pickup itself is undone
-    else:
-        order = derive_order_status(now.status, {**now.items, **moved})
+    # Across a final status the order's own move (the pickup, the bring-back) is what is undone.
+    order = before.status if across_final else derive_order_status(now.status, {**now.items, **moved})
     items = {line: status for line, status in moved.items() if now.items[line] is not status}
     return Plan(items=items, order=order if order is not now.status else None)

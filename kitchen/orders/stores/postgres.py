@@ -118,11 +118,12 @@ WITH ended_item_events AS (
     WHERE (SELECT count(*) FROM ended_item_events) >= 0
     ORDER BY changed.n
 ), order_event AS (
-    INSERT INTO order_status_events (order_id, status, at, source, actor)
-    SELECT :order_id, :order_status, :now, :source, :actor
+    INSERT INTO order_status_events (order_id, status, at, source, actor, reason)
+    SELECT :order_id, :order_status, :now, :source, :actor, CAST(:reason AS VARCHAR)
     WHERE CAST(:order_entered AS BOOLEAN) AND (SELECT count(*) FROM ended_order_events) >= 0
 ), changed_order AS (
-    UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source, version = version + 1
+    UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source, version = version + 1,
+                      cancel_acknowledged_at = CASE WHEN :order_status = 'CANCELLED' THEN cancel_acknowledged_at END
     WHERE id = :order_id
 ), {_SUMMARIES_SQL}
 SELECT {_NOTIFY_SQL}
@@ -286,6 +287,7 @@ class PostgresStore:
                 "actor": writes.actor,
                 "order_status": writes.order_status,
                 "order_entered": writes.order_entered,
+                "reason": writes.reason,
                 "item_ids": [item_id for item_id, _ in writes.items],
                 "item_statuses": [status for _, status in writes.items],
                 "ended_item_events": writes.ended_item_events,

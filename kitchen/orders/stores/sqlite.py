@@ -6,7 +6,7 @@ same rows as PostgreSQL's one statement go out one statement each.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import bindparam, case, insert, null, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.db import DriverStatement
@@ -23,6 +23,7 @@ from kitchen.orders.read import (
     order_record,
 )
 from kitchen.orders.records import OrderRecord
+from kitchen.orders.status import OrderStatus
 from kitchen.orders.stores import Notice
 from kitchen.orders.summaries.rows import SummaryRows
 from kitchen.orders.summaries.tables import CUSTOMERS, HISTOGRAMS, QUARTER_HOURS, SAMPLES
@@ -39,6 +40,20 @@ _LOCK_ORDER = (
 _SAME_ORDER = DriverStatement(SAME_ORDER)
 _SET_ITEM_STATUS = update(OrderItem).where(OrderItem.id == bindparam("item_id")).values(status=bindparam("new_status"))
 _ITEM_EVENT = insert(ItemStatusEvent)
+# A "seen" belongs to a cancellation: an order that is no longer cancelled (brought back) has none.
+_CHANGED_ORDER = (
+    update(Order)
+    .where(Order.id == bindparam("order_id"))
+    .values(
+        status=bindparam("new_status"),
+        updated_at=bindparam("now"),
+        last_change_source=bindparam("source"),
+        version=Order.version + 1,
+        cancel_acknowledged_at=case(
+            (bindparam("new_status") == OrderStatus.CANCELLED, Order.cancel_acknowledged_at), else_=null()
+        ),
+    )
+)
 _ORDER_EVENT = insert(OrderStatusEvent)
 
 
@@ -121,11 +136,10 @@ class SQLiteStore:
             await conn.execute(_ITEM_EVENT, [{**event, "item_id": i, "status": s} for i, s in writes.items])
         if writes.order_entered:
             entered = {"order_id": writes.order_id, "status": writes.order_status, "at": now, "source": source}
-            await conn.execute(_ORDER_EVENT, {**entered, "actor": actor})
+            await conn.execute(_ORDER_EVENT, {**entered, "actor": actor, "reason": writes.reason})
         await conn.execute(
-            update(Order)
-            .where(Order.id == writes.order_id)
-            .values(status=writes.order_status, updated_at=now, last_change_source=source, version=Order.version + 1)
+            _CHANGED_ORDER,
+            {"order_id": writes.order_id, "new_status": writes.order_status, "now": now, "source": source},
         )
         await _write_summaries(conn, change.summaries)
         await _notify(conn, notice)
