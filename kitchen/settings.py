@@ -67,7 +67,7 @@ class Settings:
     # Seconds to bag a ticket once its food is ready: a line's start-by is its pickup time minus
     # its prep time minus this, so every line of a ticket is ready when packing begins.
     pack_seconds: int = 120
-    # How long a board keeps "undo" for its last change on a ticket.
+    # How long a tablet may undo each of its own changes (its undo stack, orders/taps.py).
     undo_seconds: int = 60
     # An open or ready order this many hours past its pickup time was abandoned: it leaves the
     # boards (the API keeps it, and the dashboard counts it as abandoned).
