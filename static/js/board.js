@@ -260,6 +260,9 @@
   }
   board.addEventListener("click", (event) => {
     if (event.target.closest?.("[data-all-day-toggle]")) toggleAllDay();
+    // A ready ticket beside the board shows its lines when its head is tapped.
+    const head = event.target.closest?.(".ready-list .ticket-head");
+    if (head && !event.target.closest("button")) head.closest(".ticket").classList.toggle("is-open");
   });
 
   // ---- this tablet's undo stack (the server keeps it too: kitchen/orders/taps.py) ----

@@ -228,3 +228,21 @@ def test_undo_is_per_tablet_and_goes_back_step_by_step(browser: Browser, live_se
     history = [e["status"] for e in api_order(live_server, oid)["items"][0]["statusHistory"]]
     assert history == ["ORDERED", "PREPARING", "READY", "PREPARING", "ORDERED"], "nothing undone came back"
     assert grill.errors == fryer.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_line_ready_by_mistake_is_set_back_from_the_ready_side(browser: Browser, live_server: LiveServer) -> None:
+    order = post_order(live_server, pickupTime=pickup_in(15))
+    httpx.patch(f"{live_server.url}/api/orders/{order['id']}/status", json={"status": "READY"}, headers=live_server.api)
+    page = open_board(browser, live_server)
+    ready = page.locator(f'#tickets-ready article[data-order-id="{order["id"]}"]')
+    expect(ready.locator("li.item").first).to_be_hidden()  # bagged: the lines are folded away
+    ready.locator(".channel-id").click()
+    back = ready.locator("li.item").nth(1).locator("button.line-back")
+    expect(back).to_be_visible()
+    back.click()
+    expect(back).to_have_text("Tap again: not ready")
+    back.click()
+    moved = page.locator(f'#tickets-open article[data-order-id="{order["id"]}"]')
+    expect(moved.locator("li.item").nth(1)).to_have_class(re.compile("status-PREPARING"), timeout=5000)
+    assert line_statuses(live_server, order["id"]) == ["READY", "PREPARING", "READY"]
+    assert page.errors == []  # type: ignore[attr-defined]
