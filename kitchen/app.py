@@ -55,6 +55,9 @@ from kitchen.pickup.views import PickupController
 from kitchen.quiet import QuietWatch
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
+from kitchen.webhooks.delivery import Deliverer
+from kitchen.webhooks.late import LateWatch
+from kitchen.webhooks.outbox import Outbox
 
 STATIC_DIR = PROJECT_ROOT / "static"
 SWAGGER_UI = "/static/vendor/swagger-ui/5.35.0"
@@ -97,15 +100,36 @@ def create_app(
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
     quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)
     renderer.quiet = lambda: quiet_watch.current
+    outbox = Outbox()
+    deliverer = Deliverer(engine, clock, settings)
+    outbox.wake = deliverer.wake
+    late_watch = LateWatch(engine, clock, settings, outbox)
 
     return KitchenApp(
         route_handlers=route_handlers(),
-        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub),
+        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub, outbox),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
-        on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start, quiet_watch.start],
+        on_startup=[
+            settle_garbage_collector,
+            hub.start,
+            folder.start,
+            pool_sampler.start,
+            quiet_watch.start,
+            deliverer.start,  # it reads the outbox again first: events a crash left are sent now
+            late_watch.start,
+        ],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
-        on_shutdown=[quiet_watch.stop, pool_sampler.stop, folder.stop, hub.stop, engine.dispose, process_stopped],
+        on_shutdown=[
+            late_watch.stop,
+            deliverer.stop,
+            quiet_watch.stop,
+            pool_sampler.stop,
+            folder.stop,
+            hub.stop,
+            engine.dispose,
+            process_stopped,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_metrics().middleware, security_headers_middleware, RestoreSlashes()],
         csrf_config=csrf_config(settings),
@@ -123,6 +147,8 @@ def create_app(
                 "board_hub": hub,
                 "board_renderer": renderer,
                 "quiet_watch": quiet_watch,
+                "outbox": outbox,
+                "deliverer": deliverer,
                 "clock": clock,
                 "api_keys": api_keys,
             }
@@ -140,6 +166,7 @@ def dependencies(
     renderer: BoardRenderer,
     pickup: PickupRenderer,
     hub: BoardHub,
+    outbox: Outbox,
 ) -> dict[str, Provide]:
     """What handlers are given: each service with this request's session and the app's choices."""
 
@@ -154,6 +181,7 @@ def dependencies(
             actor=principal.actor if principal else None,
             device=principal.device if principal else None,
             undo_window=timedelta(seconds=settings.undo_seconds),
+            outbox=outbox,
         )
 
     def provide_brand_service(db_session: NamedDependency[AsyncSession]) -> BrandService:

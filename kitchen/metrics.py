@@ -44,6 +44,9 @@ BOARD_EVENTS_SENT = Counter("kitchen_board_events_sent", "Events handed to open 
 BOARD_STREAMS = Gauge(
     "kitchen_board_streams", "Open board streams, by station.", ["station"], multiprocess_mode="livesum"
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "kitchen_webhook_attempts", "Webhook requests sent, by outcome (delivered, failed, dead).", ["outcome"]
+)
 FOLD_RUNS = Counter("kitchen_analytics_fold_runs", "Analytics shard folds run, by outcome.", ["outcome"])
 DB_POOL = Gauge(
     "kitchen_db_pool_connections",

@@ -7,6 +7,7 @@ from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem
 from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
 from kitchen.orders.taps import BoardTap
 from kitchen.quiet import QuietMute
+from kitchen.webhooks.models import LateOrder, OutboxEvent, Webhook
 
 __all__ = [
     "AnalyticsCustomer",
@@ -20,12 +21,15 @@ __all__ = [
     "EventSource",
     "FailedAttempt",
     "ItemStatusEvent",
+    "LateOrder",
     "Manager",
     "MenuItem",
     "Order",
     "OrderItem",
     "OrderStatusEvent",
+    "OutboxEvent",
     "PairingCode",
     "QuietMute",
     "Tablet",
+    "Webhook",
 ]

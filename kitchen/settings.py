@@ -87,6 +87,14 @@ class Settings:
     keep_alive_seconds: float = 5.0
     # How long a stopping process lets requests in flight finish (open streams are closed).
     shutdown_seconds: float = 5.0
+    # Webhooks (kitchen/webhooks): one request's timeout; the first retry's wait, doubled each time up
+    # to the longest wait (each with up to half of it as jitter); attempts before an event is dead.
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_seconds: float = 2.0
+    webhook_retry_max_seconds: float = 900.0
+    webhook_attempts: int = 12
+    # How often each process looks for orders that became late (pickup passed, not READY).
+    webhook_late_seconds: float = 10.0
     # The token a Prometheus scraper sends (Authorization: Bearer ...) for GET /metrics; empty: off.
     metrics_token: str = field(default="", repr=False)
     debug: bool = False
@@ -110,6 +118,8 @@ class Settings:
             raise SettingsError("KITCHEN_SECRET_KEY must be at least 32 characters")
         if self.db_pool_size < 1:
             raise SettingsError("KITCHEN_DB_POOL_SIZE must be at least 1")
+        if not 1 <= self.webhook_attempts <= 100:
+            raise SettingsError("KITCHEN_WEBHOOK_ATTEMPTS must be between 1 and 100")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
         for name in (
@@ -118,6 +128,10 @@ class Settings:
             "shutdown_seconds",
             "db_pool_timeout_seconds",
             "db_statement_timeout_seconds",
+            "webhook_timeout_seconds",
+            "webhook_retry_seconds",
+            "webhook_retry_max_seconds",
+            "webhook_late_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"KITCHEN_{name.upper()} must be more than 0")

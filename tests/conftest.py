@@ -29,6 +29,9 @@ from kitchen.settings import PROJECT_ROOT, Settings
 
 TEST_DATABASE_ENV = "KITCHEN_TEST_DATABASE_URL"
 TABLES = (
+    "outbox_events",
+    "webhooks",
+    "late_orders",
     "board_taps",
     "item_status_events",
     "order_status_events",

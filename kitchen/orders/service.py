@@ -47,6 +47,7 @@ from kitchen.orders.status import (
 )
 from kitchen.orders.stores import Notice, OrderStore
 from kitchen.orders.taps import BoardTap, OpenTap, decode_ticket, encode_ticket, plan_take_back
+from kitchen.webhooks.outbox import Outbox
 
 log = logging.getLogger("kitchen.orders")
 
@@ -181,6 +182,7 @@ class OrderService:
         actor: str | None = None,
         device: str | None = None,
         undo_window: timedelta = timedelta(seconds=60),
+        outbox: Outbox | None = None,
     ) -> None:
         self.session = session
         self.store = store
@@ -193,6 +195,8 @@ class OrderService:
         self.device = device
         self.undo_window = undo_window
         self.last_tap: OpenTap | None = None  # the undo stack entry the last change made, if any
+        # The integrations' webhooks: each status change writes their events in its own transaction.
+        self.outbox = outbox
 
     async def _connection(self) -> AsyncConnection:
         # Orders are read and written with prebuilt Core statements on the session's connection
@@ -251,8 +255,14 @@ class OrderService:
         order = new_order.order
         change = OrderChanged(order.id, order.brand_id, "created", order.status)
         try:
-            item_ids = await self.store.write_new_order(await self._connection(), new_order, self._notice(change))
+            conn = await self._connection()
+            item_ids = await self.store.write_new_order(conn, new_order, self._notice(change))
+            told = 0
+            if self.outbox is not None:
+                told = await self.outbox.order_event(conn, order, self.actor, order.created_at)
             await self._commit(change)
+            if told and self.outbox is not None:
+                self.outbox.wake()
             ORDERS_CREATED.inc()
             log.info("order received", extra={"order_id": order.id, "brand": order.brand_id, "by": self.actor})
         except IntegrityError:
@@ -475,6 +485,10 @@ class OrderService:
         await self.store.write_status_change(conn, planned, self._notice(change))
         if then is not None:
             await then(conn, now)
+        told = 0
+        if self.outbox is not None and planned.order.status != order.status:
+            creator = next((e.actor for e in order.history if e.source != EventSource.CHANNEL), None)
+            told = await self.outbox.order_event(conn, planned.order, creator, now)
         tap_id = None
         if undoable and source == EventSource.BOARD and self.device is not None:
             after = Ticket(
@@ -492,6 +506,8 @@ class OrderService:
                 .returning(BoardTap.id)
             )
         await self._commit(change)
+        if told and self.outbox is not None:
+            self.outbox.wake()
         if tap_id is not None:
             self.last_tap = OpenTap(tap_id, order.id, now + self.undo_window)
         STATUS_CHANGES.labels(source).inc()
