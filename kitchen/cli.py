@@ -14,6 +14,7 @@ class KitchenCLIPlugin(CLIPluginProtocol):
         from kitchen.demo import demo_command
         from kitchen.orders.integrity import history_group
         from kitchen.serve import run_command
+        from kitchen.webhooks.cli import webhooks_group
 
         # Replaces Litestar's own `run`, which gives uvicorn a host and a port only.
         cli.add_command(run_command)
@@ -21,6 +22,7 @@ class KitchenCLIPlugin(CLIPluginProtocol):
         cli.add_command(history_group)
         cli.add_command(api_keys_group)
         cli.add_command(users_group)
+        cli.add_command(webhooks_group)
 
 
 def main() -> None:

@@ -230,3 +230,29 @@ def test_the_readme_snippet_verifies_a_signature() -> None:
     assert not scope["is_from_kitchen"]("whsec_test", header, body + b" ")
     stale = signature("whsec_test", int(time.time()) - 3600, body)
     assert not scope["is_from_kitchen"]("whsec_test", stale, body)
+
+
+def test_the_command_line_sets_lists_retries_and_disables_a_webhook(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from kitchen.webhooks.cli import webhooks_group
+
+    wipe_database(database_url)
+    new_api_key(database_url, "wolt")
+    monkeypatch.setenv("KITCHEN_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    made = runner.invoke(webhooks_group, ["set", "wolt", "https://wolt.example/hooks", "--brand", "brand-sushi"])
+    assert made.exit_code == 0, made.output
+    assert re.search(r"^whsec_[\w-]{40,}$", made.output.splitlines()[-1])
+    listed = runner.invoke(webhooks_group, ["list"])
+    assert "wolt\thttps://wolt.example/hooks\tenabled\tdelivered 0\tpending 0" in listed.output
+    assert "brands brand-sushi" in listed.output
+    assert runner.invoke(webhooks_group, ["retry", "wolt"]).output.startswith("0 dead events")
+    assert runner.invoke(webhooks_group, ["disable", "wolt"]).exit_code == 0
+    assert "\tdisabled\t" in runner.invoke(webhooks_group, ["list"]).output
+    for refused in (["set", "nobody", "https://x.example/"], ["set", "wolt", "ftp://x"], ["disable", "nobody"]):
+        answer = runner.invoke(webhooks_group, refused)
+        assert answer.exit_code == 1, (refused, answer.output)
