@@ -256,3 +256,32 @@ def test_the_command_line_sets_lists_retries_and_disables_a_webhook(
     for refused in (["set", "nobody", "https://x.example/"], ["set", "wolt", "ftp://x"], ["disable", "nobody"]):
         answer = runner.invoke(webhooks_group, refused)
         assert answer.exit_code == 1, (refused, answer.output)
+
+
+@pytest.mark.anyio
+async def test_a_manager_sets_a_webhook_on_the_manage_page_and_sees_how_it_does(
+    manager: httpx.AsyncClient, client: httpx.AsyncClient, engine: Any
+) -> None:
+    page = (await manager.get("/manage")).text
+    assert "No webhooks yet." in page
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    form = {"_csrf_token": token[1], "integration": "test-channel", "url": "https://channel.example/hooks"}
+    made = await manager.post("/manage/webhooks", data={**form, "brands": "brand-sushi, brand-burgers"})
+    assert made.status_code == 200, made.text
+    secret = re.search(r"shown only now: <code class=\"code\">(whsec_[\w-]+)</code>", made.text)
+    assert secret is not None
+    assert "+ brand-burgers, brand-sushi" in made.text
+    assert secret[1] not in (await manager.get("/manage")).text, "the secret is shown once"
+    refused = await manager.post("/manage/webhooks", data={**form, "url": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    async with engine.connect() as conn:
+        count = await conn.scalar(text("SELECT count(*) FROM webhooks"))
+        webhook_id = await conn.scalar(text("SELECT id FROM webhooks"))
+    assert count == 1
+    disabled = await manager.post(f"/manage/webhooks/{webhook_id}/disable", data={"_csrf_token": token[1]})
+    assert disabled.status_code in (302, 303)
+    assert "(disabled)" in (await manager.get("/manage")).text
+    assert (
+        await manager.post("/manage/webhooks/99999999999999999999/retry", data={"_csrf_token": token[1]})
+    ).status_code in (302, 303, 404)

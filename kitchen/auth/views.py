@@ -33,6 +33,7 @@ from kitchen.orders.models import ID_LENGTH
 from kitchen.pages import page
 from kitchen.quiet import answer_alarm
 from kitchen.settings import Settings
+from kitchen.webhooks.service import WebhookService
 
 
 class SignInForm(msgspec.Struct, kw_only=True):
@@ -60,6 +61,12 @@ MUTE_MINUTES = range(1, 24 * 60 + 1)
 
 class NameForm(msgspec.Struct, kw_only=True):
     name: str = ""
+
+
+class WebhookForm(msgspec.Struct, kw_only=True):
+    integration: str = ""
+    url: str = ""
+    brands: str = ""  # brand ids, comma-separated
 
 
 def safe_next(target: str) -> str:
@@ -191,6 +198,7 @@ class ManageController(Controller):
             "unmapped": await MenuService(credentials.session).unmapped(credentials.clock() - UNMAPPED_WINDOW),
             "zone": settings.zone,
             "quiet": request.app.state.quiet_watch.current,
+            "webhooks": await WebhookService(credentials.session, credentials.clock).statuses(),
             **shown,
         }
         return page(request, "auth/manage.html", context, status_code=status)
@@ -247,6 +255,42 @@ class ManageController(Controller):
         with contextlib.suppress(FieldError):
             await credentials.revoke_api_key(name)
         return Redirect("/manage")
+
+    @post("/webhooks")
+    async def set_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        credentials: NamedDependency[Credentials],
+        data: URLEncodedBody[WebhookForm],
+    ) -> Template:
+        """An integration's callback URL, with a new signing secret shown once."""
+        brands = [brand.strip() for brand in data.brands.split(",") if brand.strip()]
+        try:
+            secret = await WebhookService(credentials.session, credentials.clock).set(
+                data.integration, data.url, brands
+            )
+        except FieldError as exc:
+            return await self._page(request, credentials, 400, error=str(exc))
+        request.app.state.outbox.forget()  # this process tells it from the next change on
+        return await self._page(request, credentials, webhook_secret=secret, webhook_integration=data.integration)
+
+    @post("/webhooks/{webhook_id:int}/retry")
+    async def retry_webhook(self, credentials: NamedDependency[Credentials], webhook_id: FromPath[int]) -> Redirect:
+        """Its dead events are sent again, from now."""
+        if 0 < webhook_id < 2**63:
+            await WebhookService(credentials.session, credentials.clock).retry_dead(webhook_id)
+        return Redirect("/manage#webhooks")
+
+    @post("/webhooks/{webhook_id:int}/disable")
+    async def disable_webhook(
+        self, request: Request[Any, Any, Any], credentials: NamedDependency[Credentials], webhook_id: FromPath[int]
+    ) -> Redirect:
+        service = WebhookService(credentials.session, credentials.clock)
+        integration = await service.integration_of(webhook_id) if 0 < webhook_id < 2**63 else None
+        if integration is not None:
+            await service.disable(integration)
+            request.app.state.outbox.forget()
+        return Redirect("/manage#webhooks")
 
     @post("/quiet/{brand_id:str}/seen")
     async def quiet_seen(

@@ -74,6 +74,9 @@ class WebhookService:
         await self.session.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
 
+    async def integration_of(self, webhook_id: int) -> str | None:
+        return await self.session.scalar(select(Webhook.integration).where(Webhook.id == webhook_id))
+
     async def retry_dead(self, webhook_id: int) -> int:
         """Send the dead events of a webhook again, from now: how many."""
         result = await self.session.execute(
