@@ -39,6 +39,8 @@ received_lock = threading.Lock()
 
 
 class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a proxy would
+
     def do_POST(self) -> None:  # the standard library's name
         global received
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args.source, args.api_key, args.quiet_wait = None, None, 30
 
     host, port = api_bench.loopback(args.url)
+    ThreadingHTTPServer.request_queue_size = 256  # the default 5 drops connections at 50 in flight
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
