@@ -158,12 +158,24 @@ def main(argv: list[str] | None = None) -> int:
         results["drop_percent"] = round(100 * (off - on) / off, 1)
         print(f"PATCH/s median: off {off:.0f}, on {on:.0f}: {results['drop_percent']:+.1f} % drop (target <= 10 %)")
         seconds = drain(args, args.events)
+        # The worker's own pace: its first delivery of these to its last (the poll before excluded).
+        sending = float(
+            api_bench._psql(
+                args,
+                args.db_name,
+                "SELECT extract(epoch FROM max(delivered_at) - min(delivered_at)) FROM outbox_events"
+                " WHERE stream LIKE 'order:drain-%'",
+            )
+        )
         results["drain"] = {
             "events": args.events,
             "seconds": round(seconds, 2),
             "per_second": round(args.events / seconds),
+            "sending_seconds": round(sending, 2),
+            "sending_per_second": round(args.events / sending) if sending else None,
         }
         print(f"drain: {args.events} events delivered by one process in {seconds:.1f} s: {args.events / seconds:.0f}/s")
+        print(f"drain: first to last delivery {sending:.1f} s: {args.events / max(sending, 1e-9):.0f}/s")
     finally:
         api_bench.stop_server(proc)
         receiver.shutdown()
