@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kitchen.db import DriverStatement
 from kitchen.orders.records import OrderRecord
 from kitchen.webhooks.models import OutboxEvent, Webhook
 
@@ -146,6 +147,28 @@ class Outbox:
                     "attempts": 0,
                 }
             )
-        if rows:
-            await conn.execute(insert(OutboxEvent), rows)
+        for row in rows:
+            await _INSERT_EVENT.rows(conn, row)
         return len(rows)
+
+
+# On a change's hot path: prebuilt, and on PostgreSQL run on the driver itself (kitchen/db.py).
+_INSERT_EVENT = DriverStatement(
+    insert(OutboxEvent)
+    .values(
+        {
+            column: bindparam(column)
+            for column in (
+                "webhook_id",
+                "event_id",
+                "type",
+                "stream",
+                "body",
+                "created_at",
+                "next_attempt_at",
+                "attempts",
+            )
+        }
+    )
+    .returning(OutboxEvent.id)
+)
