@@ -7,7 +7,7 @@ from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem
 from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
 from kitchen.orders.taps import BoardTap
 from kitchen.quiet import QuietMute
-from kitchen.webhooks.models import LateOrder, OutboxEvent, Webhook
+from kitchen.webhooks.models import BrandBusy, LateOrder, OutboxEvent, Webhook
 
 __all__ = [
     "AnalyticsCustomer",
@@ -17,6 +17,7 @@ __all__ = [
     "ApiKey",
     "BoardTap",
     "Brand",
+    "BrandBusy",
     "BrowserSession",
     "EventSource",
     "FailedAttempt",

@@ -32,6 +32,7 @@ TABLES = (
     "outbox_events",
     "webhooks",
     "late_orders",
+    "brand_busy",
     "board_taps",
     "item_status_events",
     "order_status_events",

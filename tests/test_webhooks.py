@@ -7,6 +7,7 @@ and the outbox checked in SQL: nothing lost, nothing out of order per order, ids
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -285,3 +286,27 @@ async def test_a_manager_sets_a_webhook_on_the_manage_page_and_sees_how_it_does(
     assert (
         await manager.post("/manage/webhooks/99999999999999999999/retry", data={"_csrf_token": token[1]})
     ).status_code in (302, 303, 404)
+
+
+@pytest.mark.anyio
+async def test_a_brand_turning_busy_and_normal_is_told_once_each_way(client: httpx.AsyncClient, app: Any) -> None:
+    from kitchen.webhooks.busy import BusyTeller
+
+    async with app.state.sessions() as session:
+        await WebhookService(session).set("test-channel", "https://channel.example/hooks")
+    app.state.outbox.forget()
+    teller = BusyTeller(app.state.engine, app.state.clock, app.state.outbox)
+
+    assert not await teller.tell("brand-burgers", False, 20.0), "normal from the start: nothing to tell"
+    assert await teller.tell("brand-burgers", True, 52.4)
+    assert not await teller.tell("brand-burgers", True, 55.0), "told already (here or by another process)"
+    assert await teller.tell("brand-burgers", False, 30.0)
+
+    async with app.state.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT type, stream, body FROM outbox_events ORDER BY id"))).all()
+    assert [(row[0], row[1]) for row in rows] == [
+        ("kitchen.busy", "brand:brand-burgers"),
+        ("kitchen.normal", "brand:brand-burgers"),
+    ]
+    busy = json.loads(rows[0][2])
+    assert busy["kitchen"] == {"brandId": "brand-burgers", "quoteMinutes": 52.4, "busy": True}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from advanced_alchemy.base import IdentityBase
+from advanced_alchemy.base import DefaultBase, IdentityBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kitchen.auth.models import NAME_LENGTH
@@ -65,6 +65,17 @@ class OutboxEvent(IdentityBase):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     dead_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class BrandBusy(DefaultBase):
+    """A brand's busy flag as the channels were last told it: one row per brand, so when several
+    processes see a flip, one of them tells it (the others' conditional update finds it done)."""
+
+    __tablename__ = "brand_busy"
+
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    busy: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class LateOrder(IdentityBase):

@@ -72,6 +72,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_events_webhook_created", "outbox_events", ["webhook_id", "created_at"])
     op.create_table(
+        "brand_busy",
+        sa.Column("brand_id", sa.String(length=64), nullable=False),
+        sa.Column("busy", sa.Boolean(), nullable=False),
+        sa.Column("at", DateTimeUTC(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("brand_id", name=op.f("pk_brand_busy")),
+    )
+    op.create_table(
         "late_orders",
         _id(),
         sa.Column("order_id", sa.String(length=64), nullable=False),
@@ -86,6 +93,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("late_orders")
+    op.drop_table("brand_busy")
     op.drop_index("ix_outbox_events_webhook_created", table_name="outbox_events")
     op.drop_index("ix_outbox_events_pending", table_name="outbox_events")
     op.drop_table("outbox_events")
