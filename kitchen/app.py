@@ -41,6 +41,8 @@ from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.gate import RequestGate, RestoreSlashes
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
+from kitchen.load.api import LoadController
+from kitchen.load.service import LoadRules, LoadService, LoadWatch, TypicalOrders, no_busy_change
 from kitchen.logs import RequestIds, logging_config
 from kitchen.menu.api import MenuController
 from kitchen.menu.service import MenuService
@@ -97,15 +99,35 @@ def create_app(
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
     quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)
     renderer.quiet = lambda: quiet_watch.current
+    # on_busy_change: where a brand's busy flag flipping is announced (kitchen.busy / kitchen.normal).
+    load_watch = LoadWatch(sessions, clock, LoadRules.of(settings), on_busy_change=no_busy_change)
+    typical_orders = load_watch.typical  # the API and the watch share the process's week of orders
 
     return KitchenApp(
         route_handlers=route_handlers(),
-        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub),
+        dependencies=dependencies(
+            settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub, typical_orders
+        ),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
-        on_startup=[settle_garbage_collector, hub.start, folder.start, pool_sampler.start, quiet_watch.start],
+        on_startup=[
+            settle_garbage_collector,
+            hub.start,
+            folder.start,
+            pool_sampler.start,
+            quiet_watch.start,
+            load_watch.start,
+        ],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
-        on_shutdown=[quiet_watch.stop, pool_sampler.stop, folder.stop, hub.stop, engine.dispose, process_stopped],
+        on_shutdown=[
+            load_watch.stop,
+            quiet_watch.stop,
+            pool_sampler.stop,
+            folder.stop,
+            hub.stop,
+            engine.dispose,
+            process_stopped,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_metrics().middleware, security_headers_middleware, RestoreSlashes()],
         csrf_config=csrf_config(settings),
@@ -123,6 +145,7 @@ def create_app(
                 "board_hub": hub,
                 "board_renderer": renderer,
                 "quiet_watch": quiet_watch,
+                "load_watch": load_watch,
                 "clock": clock,
                 "api_keys": api_keys,
             }
@@ -140,6 +163,7 @@ def dependencies(
     renderer: BoardRenderer,
     pickup: PickupRenderer,
     hub: BoardHub,
+    typical_orders: TypicalOrders,
 ) -> dict[str, Provide]:
     """What handlers are given: each service with this request's session and the app's choices."""
 
@@ -165,6 +189,9 @@ def dependencies(
     def provide_menu(db_session: NamedDependency[AsyncSession]) -> MenuService:
         return MenuService(db_session, clock=clock)
 
+    def provide_load(db_session: NamedDependency[AsyncSession]) -> LoadService:
+        return LoadService(db_session, clock, LoadRules.of(settings), typical_orders)
+
     def provide_max_page_size() -> int:
         return settings.max_page_size
 
@@ -184,6 +211,7 @@ def dependencies(
         "brand_service": Provide(provide_brand_service, sync_to_thread=False),
         "credentials": Provide(provide_credentials, sync_to_thread=False),
         "menu": Provide(provide_menu, sync_to_thread=False),
+        "load": Provide(provide_load, sync_to_thread=False),
         "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
         "settings": constant(settings),
         "board_renderer": constant(renderer),
@@ -201,6 +229,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AnalyticsController,
         BrandController,
         MenuController,
+        LoadController,
         BoardController,
         RecentController,
         brands_css,
