@@ -41,6 +41,8 @@ from kitchen.errors import EXCEPTION_HANDLERS
 from kitchen.gate import RequestGate, RestoreSlashes
 from kitchen.health import health, ready
 from kitchen.http import KitchenRequest
+from kitchen.load.api import LoadController
+from kitchen.load.service import LoadRules, LoadService, LoadWatch, TypicalOrders
 from kitchen.logs import RequestIds, logging_config
 from kitchen.menu.api import MenuController
 from kitchen.menu.service import MenuService
@@ -55,6 +57,7 @@ from kitchen.pickup.views import PickupController
 from kitchen.quiet import QuietWatch
 from kitchen.security import LocalSwaggerUI, security_headers_middleware
 from kitchen.settings import PROJECT_ROOT, Settings
+from kitchen.webhooks.busy import BusyTeller
 from kitchen.webhooks.delivery import Deliverer
 from kitchen.webhooks.late import LateWatch
 from kitchen.webhooks.outbox import Outbox
@@ -104,10 +107,15 @@ def create_app(
     deliverer = Deliverer(engine, clock, settings)
     outbox.wake = deliverer.wake
     late_watch = LateWatch(engine, clock, settings, outbox)
+    # A brand's busy flag flipping is told to the channels (kitchen.busy / kitchen.normal), once.
+    load_watch = LoadWatch(sessions, clock, LoadRules.of(settings), on_busy_change=BusyTeller(engine, clock, outbox))
+    typical_orders = load_watch.typical  # the API and the watch share the process's week of orders
 
     return KitchenApp(
         route_handlers=route_handlers(),
-        dependencies=dependencies(settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub, outbox),
+        dependencies=dependencies(
+            settings, clock, store, feed, tuning, api_keys, renderer, pickup, hub, outbox, typical_orders
+        ),
         plugins=[SQLAlchemyPlugin(config=db_config), channels, KitchenCLIPlugin()],
         template_config=template_config(templates),
         on_startup=[
@@ -118,9 +126,11 @@ def create_app(
             quiet_watch.start,
             deliverer.start,  # it reads the outbox again first: events a crash left are sent now
             late_watch.start,
+            load_watch.start,
         ],
         # The engine was made here, not by the plugin: close its pooled connections ourselves.
         on_shutdown=[
+            load_watch.stop,
             late_watch.stop,
             deliverer.stop,
             quiet_watch.stop,
@@ -149,6 +159,7 @@ def create_app(
                 "quiet_watch": quiet_watch,
                 "outbox": outbox,
                 "deliverer": deliverer,
+                "load_watch": load_watch,
                 "clock": clock,
                 "api_keys": api_keys,
             }
@@ -167,6 +178,7 @@ def dependencies(
     pickup: PickupRenderer,
     hub: BoardHub,
     outbox: Outbox,
+    typical_orders: TypicalOrders,
 ) -> dict[str, Provide]:
     """What handlers are given: each service with this request's session and the app's choices."""
 
@@ -193,6 +205,9 @@ def dependencies(
     def provide_menu(db_session: NamedDependency[AsyncSession]) -> MenuService:
         return MenuService(db_session, clock=clock)
 
+    def provide_load(db_session: NamedDependency[AsyncSession]) -> LoadService:
+        return LoadService(db_session, clock, LoadRules.of(settings), typical_orders)
+
     def provide_max_page_size() -> int:
         return settings.max_page_size
 
@@ -212,6 +227,7 @@ def dependencies(
         "brand_service": Provide(provide_brand_service, sync_to_thread=False),
         "credentials": Provide(provide_credentials, sync_to_thread=False),
         "menu": Provide(provide_menu, sync_to_thread=False),
+        "load": Provide(provide_load, sync_to_thread=False),
         "max_page_size": Provide(provide_max_page_size, sync_to_thread=False),
         "settings": constant(settings),
         "board_renderer": constant(renderer),
@@ -229,6 +245,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AnalyticsController,
         BrandController,
         MenuController,
+        LoadController,
         BoardController,
         RecentController,
         brands_css,

@@ -2,6 +2,7 @@
 
 from kitchen.auth.models import ApiKey, BrowserSession, FailedAttempt, Manager, PairingCode, Tablet
 from kitchen.brands.models import Brand
+from kitchen.load.models import KitchenQuote
 from kitchen.menu.models import MenuItem
 from kitchen.orders.models import EventSource, ItemStatusEvent, Order, OrderItem, OrderStatusEvent
 from kitchen.orders.summaries.tables import AnalyticsCustomer, AnalyticsHistogram, AnalyticsQuarterHour, AnalyticsSample
@@ -22,6 +23,7 @@ __all__ = [
     "EventSource",
     "FailedAttempt",
     "ItemStatusEvent",
+    "KitchenQuote",
     "LateOrder",
     "Manager",
     "MenuItem",

@@ -67,6 +67,9 @@ class Settings:
     # Seconds to bag a ticket once its food is ready: a line's start-by is its pickup time minus
     # its prep time minus this, so every line of a ticket is ready when packing begins.
     pack_seconds: int = 120
+    # A brand is busy while a new typical order of it would take longer than this to be ready
+    # (its quote, kitchen/load/quote.py): channels are told, to pause it or lengthen its promise.
+    busy_quote_minutes: float = 45.0
     # How long a tablet may undo each of its own changes (its undo stack, orders/taps.py).
     undo_seconds: int = 60
     # An open or ready order this many hours past its pickup time was abandoned: it leaves the
@@ -114,6 +117,8 @@ class Settings:
             raise SettingsError("KITCHEN_STALE_HOURS must be between 0.5 and 744 (31 days)")
         if not 0 <= self.pack_seconds <= 3600:
             raise SettingsError("KITCHEN_PACK_SECONDS must be between 0 and 3600")
+        if not 1 <= self.busy_quote_minutes <= 600:
+            raise SettingsError("KITCHEN_BUSY_QUOTE_MINUTES must be between 1 and 600")
         if len(self.secret_key) < 32:
             raise SettingsError("KITCHEN_SECRET_KEY must be at least 32 characters")
         if self.db_pool_size < 1:

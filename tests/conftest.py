@@ -41,6 +41,7 @@ TABLES = (
     "brands",
     "menu_items",
     "quiet_mutes",
+    "kitchen_quotes",
     "analytics_samples",
     "analytics_histograms",
     "analytics_quarter_hours",

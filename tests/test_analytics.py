@@ -595,6 +595,7 @@ async def test_analytics_endpoints_are_described_in_openapi(client: httpx.AsyncC
             "customers",
             "items",
             "on-time",
+            "quote-accuracy",
             "stations",
             "status-durations",
             "throughput",

@@ -19,6 +19,8 @@ from kitchen.analytics.schemas import (
 )
 from kitchen.auth.guards import api_client
 from kitchen.errors import ERROR_RESPONSES
+from kitchen.load.schemas import QuoteAccuracyView, accuracy_view
+from kitchen.load.service import LoadService
 from kitchen.params import BrandIds, moment
 from kitchen.params import FigureFrom as From
 from kitchen.params import FigureTo as To
@@ -155,3 +157,19 @@ class AnalyticsController(Controller):
         period: NamedDependency[Period],
     ) -> list[BrandFigures]:
         return await analytics.brands(period)
+
+    @get(
+        "/quote-accuracy",
+        summary="How far the prep-time quotes were from the actual ready times",
+        description="Over the orders created in the range that reached READY and had a quote of their brand"
+        " in force when they came in (the latest recorded at or before createdAt, at most 5 minutes old):"
+        " error = (first READY - createdAt) - the quoted minutes. The median and 90th percentile of the"
+        " absolute error, the signed median, and how many orders.",
+        responses=ERROR_RESPONSES(400),
+    )
+    async def quote_accuracy(
+        self,
+        load: NamedDependency[LoadService],
+        period: NamedDependency[Period],
+    ) -> QuoteAccuracyView:
+        return accuracy_view(await load.accuracy(period))

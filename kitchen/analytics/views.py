@@ -41,6 +41,7 @@ from kitchen.board.live import BoardHub
 from kitchen.brands.service import BrandService
 from kitchen.fields import FieldError
 from kitchen.http import html
+from kitchen.load.service import LoadService
 from kitchen.pages import page
 from kitchen.settings import Settings
 
@@ -399,6 +400,30 @@ class DashboardController(Controller):
         return HTMXTemplate(
             template_name="dashboard/_stations.html",
             context={"chosen": chosen, "stations": stations, "pack_minutes": f"{settings.pack_seconds / 60:g}"},
+        )
+
+    @get("/load")
+    async def dashboard_load(
+        self,
+        analytics: NamedDependency[AnalyticsQueries],
+        load: NamedDependency[LoadService],
+        settings: NamedDependency[Settings],
+        chosen: NamedDependency[DashboardFilter],
+    ) -> Template:
+        """The kitchen-load panel: the load now, and the quotes' accuracy over the range."""
+        now = await load.now()
+        brands = [b for b in now.brands if not chosen.brand_ids or b.brand_id in chosen.brand_ids]
+        return HTMXTemplate(
+            template_name="dashboard/_load.html",
+            context={
+                "chosen": chosen,
+                "load": now,
+                "brands": brands,
+                "accuracy": await load.accuracy(period_of(analytics, chosen, settings)),
+                "busy_minutes": f"{settings.busy_quote_minutes:g}",
+                "pack_minutes": f"{settings.pack_seconds / 60:g}",
+                "zone": settings.zone,
+            },
         )
 
     @get("/csv/{table:str}")

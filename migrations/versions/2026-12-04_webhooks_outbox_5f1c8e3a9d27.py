@@ -1,8 +1,8 @@
 """webhooks and their outbox: signed status callbacks for the integrations
 
 Revision ID: 5f1c8e3a9d27
-Revises: b7d4e2a9c613
-Create Date: 2026-12-04 23:00:00+00:00
+Revises: 790a5745eddc
+Create Date: 2026-12-04 23:05:00+00:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5f1c8e3a9d27"
-down_revision = "b7d4e2a9c613"
+down_revision = "790a5745eddc"
 branch_labels = None
 depends_on = None
 

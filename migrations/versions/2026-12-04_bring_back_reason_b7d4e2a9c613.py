@@ -2,7 +2,7 @@
 
 Revision ID: b7d4e2a9c613
 Revises: 3e7b9c1d5a20
-Create Date: 2026-12-05 09:00:00+00:00
+Create Date: 2026-12-04 22:10:00+00:00
 """
 
 from __future__ import annotations
