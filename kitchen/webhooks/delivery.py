@@ -37,10 +37,13 @@ LEASE = timedelta(seconds=60)  # longer than a batch's requests take (each times
 POLL_SECONDS = 1.0  # how often a worker looks, when no change made here woke it
 # Woken by a commit, a worker waits this long for more: one claim per burst, not one per change.
 GATHER_SECONDS = 0.05
-# While this process serves many requests at once (a quarter of its pool's connections out), its
-# worker sends small batches with a pause between: the taps come first, the backlog follows.
+# While this process is busy serving requests (two database connections out at once, or its event
+# loop late by more than BUSY_LAG_SECONDS), its worker sends small batches with a pause between:
+# the taps come first, the backlog follows.
 BUSY_BATCH = 10
 BUSY_PAUSE_SECONDS = 0.2
+BUSY_CONNECTIONS = 2
+BUSY_LAG_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +109,21 @@ class Deliverer:
         if self._client is not None:
             await self._client.aclose()
 
-    def busy(self) -> bool:
-        """Many requests in flight here: their database connections are out of the pool."""
+    async def busy(self) -> bool:
+        """Requests are being served here: their database connections are out of the pool, or the
+        event loop has other work queued (a yield comes back late)."""
         checked_out = getattr(self.engine.pool, "checkedout", None)
-        return callable(checked_out) and checked_out() >= max(2, self.settings.db_pool_size // 4)
+        if callable(checked_out) and checked_out() >= BUSY_CONNECTIONS:
+            return True
+        started = time.perf_counter()
+        await asyncio.sleep(0)
+        return time.perf_counter() - started > BUSY_LAG_SECONDS
 
     async def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 while not self._stop.is_set():
-                    size = BUSY_BATCH if self.busy() else BATCH
+                    size = BUSY_BATCH if await self.busy() else BATCH
                     if await self.deliver_once(size) < size:
                         break
                     if size == BUSY_BATCH:
