@@ -107,6 +107,12 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any]:
     }
 
 
+class RequestCount:
+    """HTTP requests this process has begun: how busy it is (the webhook worker yields to them)."""
+
+    started = 0
+
+
 class RequestIds:
     """ASGI middleware: the request's id, from its header or new, in the context and the answer."""
 
@@ -117,6 +123,7 @@ class RequestIds:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        RequestCount.started += 1
         sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         this_id = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
 

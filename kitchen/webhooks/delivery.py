@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Exists
 
 from kitchen.clock import Clock
+from kitchen.logs import RequestCount
 from kitchen.metrics import WEBHOOK_ATTEMPTS
 from kitchen.settings import Settings
 from kitchen.webhooks.models import OutboxEvent, Webhook
@@ -37,13 +38,12 @@ LEASE = timedelta(seconds=60)  # longer than a batch's requests take (each times
 POLL_SECONDS = 1.0  # how often a worker looks, when no change made here woke it
 # Woken by a commit, a worker waits this long for more: one claim per burst, not one per change.
 GATHER_SECONDS = 0.05
-# While this process is busy serving requests (two database connections out at once, or its event
-# loop late by more than BUSY_LAG_SECONDS), its worker sends small batches with a pause between:
-# the taps come first, the backlog follows.
+# While this process is busy serving requests (more than BUSY_REQUESTS_PER_SECOND since the last
+# batch), its worker sends small batches with a pause between: the taps come first, the backlog
+# follows. Still up to 50 events a second: more than a kitchen's changes even at a rush.
 BUSY_BATCH = 10
 BUSY_PAUSE_SECONDS = 0.2
-BUSY_CONNECTIONS = 2
-BUSY_LAG_SECONDS = 0.002
+BUSY_REQUESTS_PER_SECOND = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,7 @@ class Deliverer:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._last_look = (time.monotonic(), RequestCount.started)
 
     def wake(self) -> None:
         """A change made here wrote events: look now rather than at the next poll."""
@@ -109,21 +110,18 @@ class Deliverer:
         if self._client is not None:
             await self._client.aclose()
 
-    async def busy(self) -> bool:
-        """Requests are being served here: their database connections are out of the pool, or the
-        event loop has other work queued (a yield comes back late)."""
-        checked_out = getattr(self.engine.pool, "checkedout", None)
-        if callable(checked_out) and checked_out() >= BUSY_CONNECTIONS:
-            return True
-        started = time.perf_counter()
-        await asyncio.sleep(0)
-        return time.perf_counter() - started > BUSY_LAG_SECONDS
+    def busy(self) -> bool:
+        """More requests began here since the last look than BUSY_REQUESTS_PER_SECOND allows."""
+        now, started = time.monotonic(), RequestCount.started
+        last_at, last_started = self._last_look
+        self._last_look = (now, started)
+        return (started - last_started) > BUSY_REQUESTS_PER_SECOND * max(now - last_at, 0.05)
 
     async def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 while not self._stop.is_set():
-                    size = BUSY_BATCH if await self.busy() else BATCH
+                    size = BUSY_BATCH if self.busy() else BATCH
                     if await self.deliver_once(size) < size:
                         break
                     if size == BUSY_BATCH:
