@@ -121,12 +121,13 @@ class Deliverer:
         while not self._stop.is_set():
             try:
                 while not self._stop.is_set():
-                    size = BUSY_BATCH if self.busy() else BATCH
-                    if await self.deliver_once(size) < size:
-                        break
-                    if size == BUSY_BATCH:
+                    busy = self.busy()
+                    claimed = await self.deliver_once(BUSY_BATCH if busy else BATCH)
+                    if busy:
+                        # Whatever it found: every batch while busy is followed by a pause.
                         await asyncio.sleep(BUSY_PAUSE_SECONDS)
-                    # a full batch: there may be more at once
+                    elif claimed < BATCH:
+                        break  # all sent; a full batch means there may be more at once
             except Exception:
                 log.warning("webhook delivery failed; trying again", exc_info=True)
             self._wake.clear()
