@@ -40,9 +40,9 @@ POLL_SECONDS = 1.0  # how often a worker looks, when no change made here woke it
 GATHER_SECONDS = 0.05
 # While this process is busy serving requests (more than BUSY_REQUESTS_PER_SECOND since the last
 # batch), its worker sends small batches with a pause between: the taps come first, the backlog
-# follows. Still up to 50 events a second: more than a kitchen's changes even at a rush.
+# follows. Still up to 20 events a second: more than a kitchen's changes even at a rush.
 BUSY_BATCH = 10
-BUSY_PAUSE_SECONDS = 0.2
+BUSY_PAUSE_SECONDS = 0.5
 BUSY_REQUESTS_PER_SECOND = 50.0
 
 
