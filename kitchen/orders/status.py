@@ -200,20 +200,6 @@ def plan_order_change(ticket: Ticket, requested: OrderStatus) -> Plan:
     return _finish(ticket, moved(frozenset({ItemStatus.PREPARING}), ItemStatus.ORDERED))
 
 
-def plan_undo(ticket: Ticket, previous: Mapping[int, ItemStatus]) -> Plan:
-    """Plan putting items back to the statuses they had before the last change.
-
-    `previous` maps each item the last change moved to the status it had before; the order's
-    status follows. Undo may move an item more than one step (undoing a bump), by design.
-    """
-    if ticket.status in FINAL_ORDER_STATUSES:
-        raise TransitionNotAllowed(ticket.status, "undo", f"{ticket.status} is final")
-    changes = {line: status for line, status in previous.items() if ticket.items.get(line) is not status}
-    if not changes:
-        raise TransitionNotAllowed(ticket.status, "undo", "there is no change to undo")
-    return _finish(ticket, changes)
-
-
 def plan_item_advance(ticket: Ticket, line: int, seen: ItemStatus | None = None) -> Plan:
     """Plan a tap on an item: one step forward from the status the cook saw (`seen`).
 
