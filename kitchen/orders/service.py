@@ -47,7 +47,7 @@ from kitchen.orders.status import (
 )
 from kitchen.orders.stores import Notice, OrderStore
 from kitchen.orders.taps import BoardTap, OpenTap, decode_ticket, encode_ticket, plan_take_back
-from kitchen.webhooks.outbox import Outbox
+from kitchen.webhooks.outbox import Outbox, PendingEvent
 
 log = logging.getLogger("kitchen.orders")
 
@@ -482,13 +482,13 @@ class OrderService:
 
         planned = plan_writes(order, plan, now, source, self.actor, reason)
         change = OrderChanged(order.id, order.brand_id, "status", planned.order.status)
-        await self.store.write_status_change(conn, planned, self._notice(change))
-        if then is not None:
-            await then(conn, now)
-        told = 0
+        events: list[PendingEvent] = []
         if self.outbox is not None and planned.order.status != order.status:
             creator = next((e.actor for e in order.history if e.source != EventSource.CHANNEL), None)
-            told = await self.outbox.order_event(conn, planned.order, creator, now)
+            events = await self.outbox.order_events(conn, planned.order, creator, now)
+        await self.store.write_status_change(conn, planned, self._notice(change), events)
+        if then is not None:
+            await then(conn, now)
         tap_id = None
         if undoable and source == EventSource.BOARD and self.device is not None:
             after = Ticket(
@@ -506,7 +506,7 @@ class OrderService:
                 .returning(BoardTap.id)
             )
         await self._commit(change)
-        if told and self.outbox is not None:
+        if events and self.outbox is not None:
             self.outbox.wake()
         if tap_id is not None:
             self.last_tap = OpenTap(tap_id, order.id, now + self.undo_window)

@@ -97,59 +97,76 @@ class Outbox:
             self._loaded_at = time.monotonic()
         return self._subscriptions
 
-    async def order_event(
+    async def order_events(
         self, conn: AsyncConnection, order: OrderRecord, creator: str | None, at: datetime, type: str | None = None
-    ) -> int:
-        """Write `type` of `order` (as it is after the change; by default its new status: order.ready)
-        for every webhook that follows it; how many events."""
+    ) -> list[PendingEvent]:
+        """The events `type` of `order` (as it is after the change; by default its new status:
+        order.ready) makes, one for every webhook that follows it; written by the caller."""
         type = type or order_event_type(order.status)
         integration = integration_of(creator)
         targets = [
             s for s in await self.subscriptions(conn) if s.integration == integration or order.brand_id in s.brand_ids
         ]
         if not targets:
-            return 0
+            return []
         event_order = EventOrder(
             order.id, order.brand_id, order.channel_order_id, order.status, _stamp(order.pickup_time)
         )
-        return await self._write(
-            conn, [(s.webhook_id, f"order:{order.id}", type, event_order, None) for s in targets], at
-        )
+        return [_pending(s.webhook_id, f"order:{order.id}", type, at, order=event_order) for s in targets]
+
+    async def order_event(
+        self, conn: AsyncConnection, order: OrderRecord, creator: str | None, at: datetime, type: str | None = None
+    ) -> int:
+        """Write the events of `order_events`; how many."""
+        return await write_events(conn, await self.order_events(conn, order, creator, at, type), at)
 
     async def kitchen_event(
         self, conn: AsyncConnection, brand_id: str, busy: bool, quote_minutes: float, at: datetime
     ) -> int:
         """kitchen.busy / kitchen.normal of a brand, for every webhook that follows the brand or has its orders."""
-        targets = await self.subscriptions(conn)
         kitchen = EventKitchen(brand_id, round(quote_minutes, 1), busy)
         type = "kitchen.busy" if busy else "kitchen.normal"
-        return await self._write(conn, [(s.webhook_id, f"brand:{brand_id}", type, None, kitchen) for s in targets], at)
+        events = [
+            _pending(s.webhook_id, f"brand:{brand_id}", type, at, kitchen=kitchen)
+            for s in await self.subscriptions(conn)
+        ]
+        return await write_events(conn, events, at)
 
-    async def _write(
-        self,
-        conn: AsyncConnection,
-        events: Sequence[tuple[int, str, str, EventOrder | None, EventKitchen | None]],
-        at: datetime,
-    ) -> int:
-        rows = []
-        for webhook_id, stream, type, order, kitchen in events:
-            event_id = str(uuid.uuid4())
-            body = msgspec.json.encode(Event(event_id, type, _stamp(at), order, kitchen)).decode()
-            rows.append(
-                {
-                    "webhook_id": webhook_id,
-                    "event_id": event_id,
-                    "type": type,
-                    "stream": stream,
-                    "body": body,
-                    "created_at": at,
-                    "next_attempt_at": at,
-                    "attempts": 0,
-                }
-            )
-        for row in rows:
-            await _INSERT_EVENT.rows(conn, row)
-        return len(rows)
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An outbox row to write: it is pending from the change's time on, not yet tried."""
+
+    webhook_id: int
+    event_id: str
+    type: str
+    stream: str
+    body: str  # the JSON sent, exactly
+
+
+def _pending(
+    webhook_id: int,
+    stream: str,
+    type: str,
+    at: datetime,
+    order: EventOrder | None = None,
+    kitchen: EventKitchen | None = None,
+) -> PendingEvent:
+    event_id = str(uuid.uuid4())
+    body = msgspec.json.encode(Event(event_id, type, _stamp(at), order, kitchen)).decode()
+    return PendingEvent(webhook_id, event_id, type, stream, body)
+
+
+async def write_events(conn: AsyncConnection, events: Sequence[PendingEvent], at: datetime) -> int:
+    """Insert `events`, pending from `at`, in the caller's transaction (a PostgreSQL status change
+    writes its events inside its one statement instead: stores/postgres.py); how many."""
+    for event in events:
+        row = {"webhook_id": event.webhook_id, "event_id": event.event_id, "type": event.type}
+        await _INSERT_EVENT.rows(
+            conn,
+            row | {"stream": event.stream, "body": event.body, "created_at": at, "next_attempt_at": at, "attempts": 0},
+        )
+    return len(events)
 
 
 # On a change's hot path: prebuilt, and on PostgreSQL run on the driver itself (kitchen/db.py).

@@ -10,12 +10,14 @@ Both are held to the same behaviour by the whole test suite, run on each databas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kitchen.orders.changes import NewOrderChange, StatusChange
 from kitchen.orders.records import OrderRecord
+from kitchen.webhooks.outbox import PendingEvent
 
 # A NOTIFY to send inside the transaction: (channel, payload). PostgreSQL delivers it on commit.
 Notice = tuple[str, str]
@@ -43,8 +45,11 @@ class OrderStore(Protocol):
         """Store a new order (and send `notice`, if any, inside the transaction); its items' ids, line by line."""
         ...
 
-    async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:
-        """Store one status change (and send `notice`, if any, inside the transaction)."""
+    async def write_status_change(
+        self, conn: AsyncConnection, change: StatusChange, notice: Notice | None, events: Sequence[PendingEvent] = ()
+    ) -> None:
+        """Store one status change and the webhook events it makes (and send `notice`, if any,
+        inside the transaction)."""
         ...
 
     async def write_acknowledgement(self, conn: AsyncConnection, order: OrderRecord, notice: Notice | None) -> None:

@@ -34,6 +34,7 @@ from kitchen.orders.records import OrderRecord
 from kitchen.orders.stores import Notice
 from kitchen.orders.summaries.rows import SummaryRows
 from kitchen.orders.summaries.tables import CUSTOMERS, HISTOGRAMS, QUARTER_HOURS, SUMMARY_SHARDS
+from kitchen.webhooks.outbox import PendingEvent
 
 # PostgreSQL plans a prepared statement anew for each execution while it estimates that a plan
 # for any parameters would cost more, and its estimate of `unnest` over an array parameter always
@@ -125,6 +126,13 @@ WITH ended_item_events AS (
     UPDATE orders SET status = :order_status, updated_at = :now, last_change_source = :source, version = version + 1,
                       cancel_acknowledged_at = CASE WHEN :order_status = 'CANCELLED' THEN cancel_acknowledged_at END
     WHERE id = :order_id
+), outbox AS (
+    INSERT INTO outbox_events (webhook_id, event_id, type, stream, body, created_at, next_attempt_at, attempts)
+    SELECT event.webhook_id, event.event_id, event.type, event.stream, event.body, :now, :now, 0
+    FROM unnest(CAST(:e_webhook_id AS BIGINT[]), CAST(:e_event_id AS VARCHAR[]), CAST(:e_type AS VARCHAR[]),
+                CAST(:e_stream AS VARCHAR[]), CAST(:e_body AS TEXT[]))
+         WITH ORDINALITY AS event(webhook_id, event_id, type, stream, body, n)
+    ORDER BY event.n
 ), {_SUMMARIES_SQL}
 SELECT {_NOTIFY_SQL}
 """
@@ -222,6 +230,12 @@ def _item_arrays(order: OrderRecord) -> dict[str, list[Any]]:
     return arrays | {"allergens_lists": [item["allergens"] for item in items]}
 
 
+def _event_arrays(events: Sequence[PendingEvent]) -> dict[str, list[Any]]:
+    """The change's webhook events as one array per column, named as in `_PG_STATUS_CHANGE`."""
+    columns = ("webhook_id", "event_id", "type", "stream", "body")
+    return {f"e_{column}": [getattr(event, column) for event in events] for column in columns}
+
+
 def _notice_params(notice: Notice | None) -> dict[str, Any]:
     channel, message = notice or ("", "")
     return {"channel": channel, "message": message, "notify": notice is not None}
@@ -276,7 +290,9 @@ class PostgresStore:
         # The items were inserted in line order, so their ids rise with their lines.
         return sorted(item_id for item_id, _ in result)
 
-    async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:
+    async def write_status_change(
+        self, conn: AsyncConnection, change: StatusChange, notice: Notice | None, events: Sequence[PendingEvent] = ()
+    ) -> None:
         writes = change.writes
         await _PG_STATUS_CHANGE.rows(
             conn,
@@ -293,6 +309,7 @@ class PostgresStore:
                 "ended_item_events": writes.ended_item_events,
                 "ended_order_events": writes.ended_order_events,
                 **_summary_arrays(change.summaries),
+                **_event_arrays(events),
                 **_notice_params(notice),
             },
         )

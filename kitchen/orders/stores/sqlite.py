@@ -6,6 +6,8 @@ same rows as PostgreSQL's one statement go out one statement each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import bindparam, case, insert, null, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +29,7 @@ from kitchen.orders.status import OrderStatus
 from kitchen.orders.stores import Notice
 from kitchen.orders.summaries.rows import SummaryRows
 from kitchen.orders.summaries.tables import CUSTOMERS, HISTOGRAMS, QUARTER_HOURS, SAMPLES
+from kitchen.webhooks.outbox import PendingEvent, write_events
 
 # SQLite locks the whole database for writing, and a transaction takes that lock with its first
 # write: this UPDATE changes nothing (`updated_at` is named so its onupdate does not fire) but
@@ -120,7 +123,9 @@ class SQLiteStore:
         await _notify(conn, notice)
         return item_ids
 
-    async def write_status_change(self, conn: AsyncConnection, change: StatusChange, notice: Notice | None) -> None:
+    async def write_status_change(
+        self, conn: AsyncConnection, change: StatusChange, notice: Notice | None, events: Sequence[PendingEvent] = ()
+    ) -> None:
         writes = change.writes
         now, source, actor = writes.now, writes.source, writes.actor
         # The stays end before the new ones begin: the database allows one open stay per stream.
@@ -142,6 +147,7 @@ class SQLiteStore:
             {"order_id": writes.order_id, "new_status": writes.order_status, "now": now, "source": source},
         )
         await _write_summaries(conn, change.summaries)
+        await write_events(conn, events, now)
         await _notify(conn, notice)
 
     async def write_acknowledgement(self, conn: AsyncConnection, order: OrderRecord, notice: Notice | None) -> None:
