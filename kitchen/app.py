@@ -61,6 +61,7 @@ from kitchen.webhooks.busy import BusyTeller
 from kitchen.webhooks.delivery import Deliverer
 from kitchen.webhooks.late import LateWatch
 from kitchen.webhooks.outbox import Outbox
+from kitchen.webhooks.quiet import QuietTeller
 
 STATIC_DIR = PROJECT_ROOT / "static"
 SWAGGER_UI = "/static/vendor/swagger-ui/5.35.0"
@@ -101,9 +102,12 @@ def create_app(
     hub = BoardHub(channels, sessions, renderer, store, api_keys, pickup=pickup)
     folder = ShardFolder(engine, clock)
     pool_sampler = PoolSampler(engine, settings.db_pool_size)
-    quiet_watch = QuietWatch(sessions, clock, settings.zone, announce=hub.alarms_changed)
-    renderer.quiet = lambda: quiet_watch.current
     outbox = Outbox()
+    # The boards hear of unanswered alarms; the channels of every alarm, once (brand.quiet / brand.normal).
+    quiet_watch = QuietWatch(
+        sessions, clock, settings.zone, announce=hub.alarms_changed, tell=QuietTeller(engine, clock, outbox)
+    )
+    renderer.quiet = lambda: quiet_watch.current
     deliverer = Deliverer(engine, clock, settings)
     outbox.wake = deliverer.wake
     late_watch = LateWatch(engine, clock, settings, outbox)

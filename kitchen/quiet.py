@@ -3,7 +3,8 @@
 Commercial displays stay calm and green when a delivery channel stops sending orders; a
 kitchen hears of it from a customer an hour later. Here each brand's usual rate is learnt from
 its own history, and a silence too long to be chance raises an alarm on every board and the
-dashboard, in `/metrics`, until orders come again or a manager acknowledges or mutes it.
+dashboard, in `/metrics`, until orders come again or a manager acknowledges or mutes it; the
+channels' webhooks hear of it (brand.quiet, brand.normal) whatever the manager answered.
 
 The rule, per brand, in the kitchen's time zone:
 - its **usual rate** for an hour of the week is the median of its orders in that same hour
@@ -68,6 +69,7 @@ class QuietBrand:
     last_order_at: datetime
     silent_minutes: int
     usual_orders: int  # orders usually taken in that time
+    muted: bool = False  # a manager answered it: off the boards, still told to the channels
 
     @property
     def text(self) -> str:
@@ -115,8 +117,11 @@ async def _hour_counts(session: AsyncSession, brand_ids: set[str], hours: set[da
     return {(brand_id, quarter): int(n) for brand_id, quarter, n in await session.execute(statement)}
 
 
-async def quiet_brands(session: AsyncSession, now: datetime, zone: ZoneInfo) -> list[QuietBrand]:
-    """The brands whose silence since their last order is too long to be chance, and not muted."""
+async def quiet_brands(
+    session: AsyncSession, now: datetime, zone: ZoneInfo, with_muted: bool = False
+) -> list[QuietBrand]:
+    """The brands whose silence since their last order is too long to be chance, and not muted
+    (`with_muted`: the muted ones too, marked)."""
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     # Only today's orders, and none older than the longest silence looked at: a range of the
     # created_at index, however long the history.
@@ -148,10 +153,11 @@ async def quiet_brands(session: AsyncSession, now: datetime, zone: ZoneInfo) -> 
     quiet = []
     for brand_id, last_at in sorted(last_orders.items()):
         expected = expected_orders(pieces[brand_id], usual_for(brand_id))
-        if not is_quiet(expected) or _muted(mutes.get(brand_id), last_at, now):
+        muted = _muted(mutes.get(brand_id), last_at, now)
+        if not is_quiet(expected) or (muted and not with_muted):
             continue
         minutes = int((now - last_at).total_seconds() // 60)
-        quiet.append(QuietBrand(brand_id, names.get(brand_id, brand_id), last_at, minutes, round(expected)))
+        quiet.append(QuietBrand(brand_id, names.get(brand_id, brand_id), last_at, minutes, round(expected), muted))
     return quiet
 
 
@@ -179,7 +185,8 @@ async def answer_alarm(
 
 
 class QuietWatch:
-    """Looks at every brand every `WATCH_SECONDS` and tells `announce` when the alarms change."""
+    """Looks at every brand every `WATCH_SECONDS` and tells `announce` when the alarms change, and
+    `tell` (the channels' webhooks: webhooks/quiet.py) every time which brands are quiet, muted or not."""
 
     def __init__(
         self,
@@ -187,18 +194,23 @@ class QuietWatch:
         clock: Callable[[], datetime],
         zone: ZoneInfo,
         announce: Callable[[list[QuietBrand]], Awaitable[None]],
+        tell: Callable[[list[QuietBrand]], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.zone = zone
         self.announce = announce
+        self.tell = tell
         self.current: list[QuietBrand] = []
         self._every = Every(WATCH_SECONDS, self.look, "quiet-watch", at_once=True)
 
     async def look(self) -> list[QuietBrand]:
         """Look now; announce when the alarms (or their minutes) changed."""
         async with self.sessions() as session:
-            found = await quiet_brands(session, self.clock(), self.zone)
+            with_muted = await quiet_brands(session, self.clock(), self.zone, with_muted=True)
+        found = [quiet for quiet in with_muted if not quiet.muted]
+        if self.tell is not None:
+            await self.tell(with_muted)
         if found != self.current:
             for brand_id in {q.brand_id for q in self.current} - {q.brand_id for q in found}:
                 QUIET_BRANDS.labels(brand_id).set(0)

@@ -33,6 +33,7 @@ TABLES = (
     "webhooks",
     "late_orders",
     "brand_busy",
+    "brand_quiet",
     "board_taps",
     "item_status_events",
     "order_status_events",

@@ -7,6 +7,7 @@ on Friday evenings: a silence alarms once 4.6 orders were expected, after 23 min
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,10 +15,21 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from litestar import Litestar
+from sqlalchemy import text
 
 from kitchen.board.live import BoardHub
 from kitchen.board.station import Station
-from kitchen.quiet import EXPECTED_LIMIT, QuietWatch, expected_orders, hours_between, is_quiet, weeks_before
+from kitchen.quiet import (
+    EXPECTED_LIMIT,
+    QuietBrand,
+    QuietWatch,
+    expected_orders,
+    hours_between,
+    is_quiet,
+    weeks_before,
+)
+from kitchen.webhooks.quiet import QuietTeller
+from kitchen.webhooks.service import WebhookService
 from tests.conftest import FakeClock
 from tests.helpers import create_order
 from tests.test_board import next_event
@@ -173,3 +185,60 @@ async def test_an_answer_for_a_brand_id_no_brand_could_have_is_refused(manager: 
     for action in ("seen", "mute"):
         response = await manager.post(f"/manage/quiet/{'b' * 65}/{action}", data={"minutes": "30"})
         assert response.status_code == 404, response.text
+
+
+async def test_the_channels_hear_of_an_alarm_once_muted_or_not_and_once_of_its_end(
+    app: Litestar, client: httpx.AsyncClient, manager: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await busy_fridays(client, clock)
+    async with app.state.sessions() as session:
+        # Nothing listens there: the events stay in the outbox, where this test reads them.
+        await WebhookService(session).set("test-channel", "http://127.0.0.1:9/hooks")
+    app.state.outbox.forget()
+
+    async def unseen(alarms: list[QuietBrand]) -> None:
+        pass
+
+    # A second process's watch, looking at the same database: between them, each event once.
+    other = QuietWatch(
+        app.state.sessions,
+        clock,
+        KITCHEN,
+        announce=unseen,
+        tell=QuietTeller(app.state.engine, clock, app.state.outbox),
+    )
+    clock.now = local(2026, 3, 6, 18, 35)
+    assert [alarm.brand_id for alarm in await watch(app).look()] == ["brand-burgers"]
+    assert [alarm.brand_id for alarm in await other.look()] == ["brand-burgers"]
+    # The manager mutes it: off the boards, but the silence goes on, and the channels were told.
+    await manager.post("/manage/quiet/brand-burgers/mute", data={"minutes": "60"})
+    clock.now = local(2026, 3, 6, 18, 40)
+    assert await watch(app).look() == []
+    assert await other.look() == []
+    # An order comes: the alarm is over, and the channels hear that once too.
+    await orders_every(client, clock, local(2026, 3, 6, 18, 41), 1, 1, "brand-burgers")
+    await other.look()
+    await watch(app).look()
+
+    async with app.state.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT type, stream, body FROM outbox_events WHERE type LIKE 'brand.%' ORDER BY id")
+            )
+        ).all()
+        told = (await conn.execute(text("SELECT brand_id, quiet FROM brand_quiet"))).all()
+    assert [(row[0], row[1]) for row in rows] == [
+        ("brand.quiet", "quiet:brand-burgers"),
+        ("brand.normal", "quiet:brand-burgers"),
+    ]
+    quiet, normal = (json.loads(row[2]) for row in rows)
+    assert quiet["quiet"] == {
+        "brandId": "brand-burgers",
+        "quiet": True,
+        "lastOrderAt": "2026-03-06T16:05:00Z",  # 18:05 in Helsinki
+        "silentMinutes": 30,
+        "usualOrders": 6,
+    }
+    assert normal["quiet"] == {"brandId": "brand-burgers", "quiet": False, "lastOrderAt": "2026-03-06T16:41:00Z"}
+    assert normal["occurredAt"] == "2026-03-06T16:41:00Z"
+    assert [(brand_id, bool(flag)) for brand_id, flag in told] == [("brand-burgers", False)]

@@ -267,7 +267,7 @@ async def test_a_manager_sets_a_webhook_on_the_manage_page_and_sees_how_it_does(
     assert "No webhooks yet." in page
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
     assert token is not None
-    form = {"_csrf_token": token[1], "integration": "test-channel", "url": "https://channel.example/hooks"}
+    form = {"_csrf_token": token[1], "integration": "test-channel", "url": "http://127.0.0.1:9/hooks"}
     made = await manager.post("/manage/webhooks", data={**form, "brands": "brand-sushi, brand-burgers"})
     assert made.status_code == 200, made.text
     secret = re.search(r"shown only now: <code class=\"code\">(whsec_[\w-]+)</code>", made.text)
@@ -293,7 +293,7 @@ async def test_a_brand_turning_busy_and_normal_is_told_once_each_way(client: htt
     from kitchen.webhooks.busy import BusyTeller
 
     async with app.state.sessions() as session:
-        await WebhookService(session).set("test-channel", "https://channel.example/hooks")
+        await WebhookService(session).set("test-channel", "http://127.0.0.1:9/hooks")
     app.state.outbox.forget()
     teller = BusyTeller(app.state.engine, app.state.clock, app.state.outbox)
 

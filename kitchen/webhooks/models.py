@@ -78,6 +78,17 @@ class BrandBusy(DefaultBase):
     at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class BrandQuiet(DefaultBase):
+    """A brand's quiet-channel alarm as the channels were last told it (kitchen/quiet.py): one row
+    per brand, told once across processes the way `BrandBusy` is."""
+
+    __tablename__ = "brand_quiet"
+
+    brand_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    quiet: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class LateOrder(IdentityBase):
     """An order whose pickup time passed before it was READY: told once (the key makes it once)."""
 

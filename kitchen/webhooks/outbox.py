@@ -48,15 +48,26 @@ class EventKitchen(msgspec.Struct, rename="camel", frozen=True):
     busy: bool
 
 
+class EventQuiet(msgspec.Struct, rename="camel", frozen=True, omit_defaults=True):
+    """A brand whose orders stopped coming (kitchen/quiet.py); the figures only while it is quiet."""
+
+    brand_id: str
+    quiet: bool
+    last_order_at: str
+    silent_minutes: int | None = None
+    usual_orders: int | None = None  # orders usually taken in that time
+
+
 class Event(msgspec.Struct, rename="camel", frozen=True, omit_defaults=True):
     """What a receiver gets: `id` is the same on every retry of it."""
 
     id: str
     type: str  # order.received, order.preparing, order.ready, order.picked_up, order.cancelled, order.late,
-    # kitchen.busy, kitchen.normal
+    # kitchen.busy, kitchen.normal, brand.quiet, brand.normal
     occurred_at: str
     order: EventOrder | None = None
     kitchen: EventKitchen | None = None
+    quiet: EventQuiet | None = None
 
 
 def _stamp(at: datetime) -> str:
@@ -123,11 +134,31 @@ class Outbox:
     async def kitchen_event(
         self, conn: AsyncConnection, brand_id: str, busy: bool, quote_minutes: float, at: datetime
     ) -> int:
-        """kitchen.busy / kitchen.normal of a brand, for every webhook that follows the brand or has its orders."""
+        """kitchen.busy / kitchen.normal of a brand, for every webhook: any channel may sell the brand."""
         kitchen = EventKitchen(brand_id, round(quote_minutes, 1), busy)
         type = "kitchen.busy" if busy else "kitchen.normal"
         events = [
             _pending(s.webhook_id, f"brand:{brand_id}", type, at, kitchen=kitchen)
+            for s in await self.subscriptions(conn)
+        ]
+        return await write_events(conn, events, at)
+
+    async def quiet_event(
+        self,
+        conn: AsyncConnection,
+        brand_id: str,
+        last_order_at: datetime,
+        at: datetime,
+        silence: tuple[int, int] | None = None,
+    ) -> int:
+        """brand.quiet (with `silence`: its minutes, and the orders usually taken in them) or
+        brand.normal of a brand, for every webhook: whichever channel the silence is on, each can
+        look at its side of it."""
+        minutes, usual = silence or (None, None)
+        quiet = EventQuiet(brand_id, silence is not None, _stamp(last_order_at), minutes, usual)
+        type = "brand.quiet" if quiet.quiet else "brand.normal"
+        events = [
+            _pending(s.webhook_id, f"quiet:{quiet.brand_id}", type, at, quiet=quiet)
             for s in await self.subscriptions(conn)
         ]
         return await write_events(conn, events, at)
@@ -151,9 +182,10 @@ def _pending(
     at: datetime,
     order: EventOrder | None = None,
     kitchen: EventKitchen | None = None,
+    quiet: EventQuiet | None = None,
 ) -> PendingEvent:
     event_id = str(uuid.uuid4())
-    body = msgspec.json.encode(Event(event_id, type, _stamp(at), order, kitchen)).decode()
+    body = msgspec.json.encode(Event(event_id, type, _stamp(at), order, kitchen, quiet)).decode()
     return PendingEvent(webhook_id, event_id, type, stream, body)
 
 
