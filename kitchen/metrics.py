@@ -50,7 +50,8 @@ WEBHOOK_ATTEMPTS = Counter(
 FOLD_RUNS = Counter("kitchen_analytics_fold_runs", "Analytics shard folds run, by outcome.", ["outcome"])
 DB_POOL = Gauge(
     "kitchen_db_pool_connections",
-    "Database connections of the pool, by state: in_use, idle, overflow (beyond the pool size).",
+    "Database connections of the pool, by state: in_use, idle, overflow (beyond the pool size);"
+    " waiting: requests waiting for one.",
     ["state"],
     multiprocess_mode="livesum",
 )
@@ -101,6 +102,7 @@ class PoolSampler:
         DB_POOL.labels("in_use").set(pool.checkedout())
         DB_POOL.labels("idle").set(pool.checkedin())
         DB_POOL.labels("overflow").set(max(pool.overflow(), 0))
+        DB_POOL.labels("waiting").set(_waiting(pool))
         DB_POOL_SIZE.set(self.pool_size)
 
     async def start(self) -> None:
@@ -108,6 +110,14 @@ class PoolSampler:
 
     async def stop(self) -> None:
         await self._every.stop()
+
+
+def _waiting(pool: Any) -> int:
+    """Checkouts waiting for a connection (the pool and its overflow all in use). SQLAlchemy keeps
+    no count of them: they are the waiters of its asyncio queue, a private part read carefully (0
+    if a release moves it)."""
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    return sum(1 for waiter in getattr(queue, "_getters", ()) if not waiter.done())
 
 
 class _Scrape:

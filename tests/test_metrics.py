@@ -140,3 +140,37 @@ async def test_the_database_pool_is_described(client: httpx.AsyncClient) -> None
     text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
     assert re.search(r'^kitchen_db_pool_connections\{state="in_use"\} \d', text, re.MULTILINE), text[:2000]
     assert re.search(r"^kitchen_db_pool_size \d", text, re.MULTILINE)
+
+
+async def test_requests_waiting_for_a_database_connection_are_counted(app: Litestar, client: httpx.AsyncClient) -> None:
+    from prometheus_client import REGISTRY
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from kitchen.metrics import PoolSampler
+
+    url = app.state.settings.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite has no connection pool to wait for; this is the PostgreSQL leg's test")
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=10)
+    sampler = PoolSampler(engine, 1)
+
+    def waiting() -> float | None:
+        return REGISTRY.get_sample_value("kitchen_db_pool_connections", {"state": "waiting"})
+
+    try:
+        async with engine.connect():
+            second = asyncio.create_task(engine.connect().__aenter__())
+            for _ in range(500):  # until the second checkout is waiting (it cannot have a connection)
+                await sampler.sample()
+                if waiting() == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert waiting() == 1
+            assert not second.done()
+            assert REGISTRY.get_sample_value("kitchen_db_pool_connections", {"state": "in_use"}) == 1
+        connection = await asyncio.wait_for(second, 5)  # the first went back: the waiter has it
+        await sampler.sample()
+        assert waiting() == 0
+        await connection.close()
+    finally:
+        await engine.dispose()
