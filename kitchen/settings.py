@@ -56,6 +56,10 @@ class Settings:
     # Database connections one app process keeps (PostgreSQL): a request holds one from its
     # start to its answer, so fewer than the requests in flight makes the rest queue for them.
     db_pool_size: int = 32
+    # Where the change feed's one LISTEN connection per process goes, when it must not go where the
+    # pool does: behind PgBouncer in transaction mode (which cannot keep a LISTEN), point this at the
+    # PostgreSQL server itself, or at a session-mode pool. Empty: the database URL.
+    listen_database_url: str = ""
     # How long a request waits for a database connection before it fails with 503.
     db_pool_timeout_seconds: float = 5.0
     # The longest any one database statement may take (PostgreSQL's statement_timeout, and the
@@ -125,6 +129,8 @@ class Settings:
             raise SettingsError("KITCHEN_DB_POOL_SIZE must be at least 1")
         if not 1 <= self.webhook_attempts <= 100:
             raise SettingsError("KITCHEN_WEBHOOK_ATTEMPTS must be between 1 and 100")
+        if self.listen_database_url and not self.listen_database_url.startswith(("postgresql:", "postgresql+")):
+            raise SettingsError("KITCHEN_LISTEN_DATABASE_URL must be a postgresql:// URL (or empty)")
         if self.max_page_size < 1:
             raise SettingsError("KITCHEN_MAX_PAGE_SIZE must be at least 1")
         for name in (

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from kitchen.app import create_app
 from kitchen.auth.guards import SESSION_COOKIE
+from kitchen.board.live import BoardHub
+from kitchen.settings import Settings
 from tests.helpers import live_order_payload
 from tests.live_server import LiveServer, new_api_key, paired_tablet_cookie, wipe_database
 
@@ -52,3 +59,25 @@ def test_a_change_through_one_process_reaches_a_board_on_another(two_servers: tu
                 break
             assert time.monotonic() - sent < 2, "the board heard nothing within 2 s"
         assert time.monotonic() - sent < 2
+
+
+@pytest.mark.anyio
+async def test_the_change_feed_listens_where_the_listen_url_points(settings: Settings) -> None:
+    """Behind PgBouncer in transaction mode the pool cannot LISTEN: KITCHEN_LISTEN_DATABASE_URL
+    sends that one connection elsewhere. Marked here by its application_name, seen by the server."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the embedded SQLite default has no LISTEN")
+    name = f"kitchen-listen-{uuid.uuid4().hex[:8]}"
+    app = create_app(replace(settings, listen_database_url=f"{settings.database_url}?application_name={name}"))
+    async with app.lifespan():
+        hub: BoardHub = app.state.board_hub
+        async with asyncio.timeout(10):
+            await hub.wait_listening()
+        async with app.state.engine.connect() as conn:
+            queries = (
+                await conn.scalars(
+                    text("SELECT query FROM pg_stat_activity WHERE application_name = :name"), {"name": name}
+                )
+            ).all()
+    assert queries, "no connection of that name"
+    assert all(query.startswith("LISTEN") for query in queries), queries

@@ -27,7 +27,12 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"KITCHEN_TIMEZONE": "Mars/Olympus"}, {"KITCHEN_PORT": "eighty"}, {"KITCHEN_MAX_BODY_BYTES": "10"}],
+    [
+        {"KITCHEN_TIMEZONE": "Mars/Olympus"},
+        {"KITCHEN_PORT": "eighty"},
+        {"KITCHEN_MAX_BODY_BYTES": "10"},
+        {"KITCHEN_LISTEN_DATABASE_URL": "sqlite:///kitchen.db"},
+    ],
 )
 def test_unusable_values_are_refused_by_name(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):

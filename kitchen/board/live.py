@@ -101,8 +101,8 @@ class PublishAfterCommit:
 
 
 def create_channels(settings: Settings) -> ChannelsPlugin:
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "postgresql":
+    if make_url(settings.database_url).get_backend_name() == "postgresql":
+        url = make_url(settings.listen_database_url or settings.database_url)
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         backend: ReconnectingPgChannelsBackend | MemoryChannelsBackend = ReconnectingPgChannelsBackend(dsn)
     else:
