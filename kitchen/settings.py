@@ -71,8 +71,9 @@ class Settings:
     # Seconds to bag a ticket once its food is ready: a line's start-by is its pickup time minus
     # its prep time minus this, so every line of a ticket is ready when packing begins.
     pack_seconds: int = 120
-    # A brand is busy while a new typical order of it would take longer than this to be ready
-    # (its quote, kitchen/load/quote.py): channels are told, to pause it or lengthen its promise.
+    # A brand turns busy when a new typical order of it would take longer than this to be ready
+    # (its quote, kitchen/load/quote.py), normal again under 80 % of it: channels are told, to
+    # pause it or lengthen its promise.
     busy_quote_minutes: float = 45.0
     # How long a tablet may undo each of its own changes (its undo stack, orders/taps.py).
     undo_seconds: int = 60

@@ -17,6 +17,7 @@ Quote: grill 720 / 1 + 420 = 1,140 s; fryer 360 / 1 + 180 = 540 s; 1,140 + 120 p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -194,6 +195,24 @@ async def test_the_busy_flag_is_announced_once_when_it_flips_and_once_when_it_fl
         ("10:13:00", 12.0, False),
         ("10:13:30", 12.0, False),
     ]
+
+
+async def test_a_quote_hovering_just_under_the_threshold_does_not_flip_a_busy_brand_back(
+    app: Litestar, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    orders = await scripted_kitchen(client, clock)
+    hook = BusyHook()
+    watch(app).on_busy_change = hook
+    watch(app).rules = replace(watch(app).rules, busy_quote_minutes=20.8)
+    await watch(app).look()  # 21.0 min: over 20.8, busy
+    clock.advance(30)
+    await watch(app).look()  # 20.5 min: under 20.8, but not under 80 % of it (16.6): still busy
+    assert watch(app).busy == {"brand-burgers": True}
+    assert hook.calls == [("brand-burgers", True, 21.0)]
+    clock.advance(30)
+    await line_steps(client, clock, orders["c"], (0, 1, "READY"))
+    await watch(app).look()  # 12.0 min: normal again
+    assert hook.calls == [("brand-burgers", True, 21.0), ("brand-burgers", False, 12.0)]
 
 
 async def test_a_second_process_in_the_same_turn_records_and_announces_nothing(

@@ -103,6 +103,13 @@ def test_busy_is_a_quote_over_the_threshold() -> None:
     assert is_busy(45.1, 45)
 
 
+def test_a_busy_brand_is_normal_again_only_well_under_the_threshold() -> None:
+    assert is_busy(44.0, 45, was_busy=True), "hovering at the threshold: no flapping"
+    assert is_busy(36.0, 45, was_busy=True)
+    assert not is_busy(35.9, 45, was_busy=True)
+    assert not is_busy(44.0, 45, was_busy=False)
+
+
 def test_percentiles_interpolate_like_percentile_cont() -> None:
     assert percentile([], 0.5) is None
     assert percentile([7], 0.9) == 7

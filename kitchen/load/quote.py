@@ -154,8 +154,17 @@ def minutes(seconds: float) -> float:
     return round(seconds / 60, 1)
 
 
-def is_busy(quote_minutes: float, threshold_minutes: float) -> bool:
-    """A brand is busy while its quote is over the threshold (KITCHEN_BUSY_QUOTE_MINUTES)."""
+# A busy brand is normal again only once its quote is below this share of the threshold: a quote
+# hovering at the threshold would otherwise flip the flag, and the channels' promise, every turn.
+NORMAL_AGAIN_BELOW = 0.8
+
+
+def is_busy(quote_minutes: float, threshold_minutes: float, was_busy: bool = False) -> bool:
+    """A brand turns busy when its quote is over the threshold (KITCHEN_BUSY_QUOTE_MINUTES), and
+    stays busy until the quote is below `NORMAL_AGAIN_BELOW` of it (45 min: busy over 45, normal
+    again under 36)."""
+    if was_busy:
+        return quote_minutes >= threshold_minutes * NORMAL_AGAIN_BELOW
     return quote_minutes > threshold_minutes
 
 

@@ -126,7 +126,7 @@ async def kitchen_load(
 
     recent = await typical.recent_orders(session, now)
     names = await queries.brand_names(session)
-    brands = []
+    typical_orders: dict[str, tuple[TypicalLine, ...]] = {}
     for brand_id in sorted(set(names) | set(menus) | set(recent)):
         plus = _typical_plus(recent.get(brand_id), menus.get(brand_id, {}))
         if not plus:
@@ -136,14 +136,20 @@ async def kitchen_load(
             station, menu_seconds = prep(brand_id, plu)
             name = recent[brand_id].plu_names[plu] if brand_id in recent else menus[brand_id][plu].name
             order.append(TypicalLine(plu, name, station, prep_time(measured.get((brand_id, plu), []), menu_seconds)))
-        quote = minutes(quote_seconds(order, work, cooks, rules.pack_seconds))
+        typical_orders[brand_id] = tuple(order)
+    # Whether a brand is busy depends on whether it was (is_busy's hysteresis): its last recorded flag.
+    previous = await queries.latest_quotes(session, typical_orders)
+    brands = []
+    for brand_id, typical_order in typical_orders.items():
+        quote = minutes(quote_seconds(typical_order, work, cooks, rules.pack_seconds))
+        was_busy = brand_id in previous and previous[brand_id].busy
         brands.append(
             BrandQuote(
                 brand_id=brand_id,
                 name=names.get(brand_id, brand_id),
                 minutes=quote,
-                busy=is_busy(quote, rules.busy_quote_minutes),
-                typical_order=tuple(order),
+                busy=is_busy(quote, rules.busy_quote_minutes, was_busy),
+                typical_order=typical_order,
             )
         )
     return KitchenLoad(now, list(loads.values()), cooks, brands)
