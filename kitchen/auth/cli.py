@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kitchen.auth.service import Credentials
-from kitchen.db import create_engine
-from kitchen.fields import FieldError
-from kitchen.settings import Settings
+from kitchen.cli_session import with_service
 
 T = TypeVar("T")
 
 
 def with_credentials(work: Callable[[Credentials], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(Settings.from_env())
-        try:
-            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-                return await work(Credentials(session))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except FieldError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return with_service(Credentials, work)
 
 
 @click.group(name="api-keys", help="API keys for delivery-channel integrations.")

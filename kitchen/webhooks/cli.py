@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from kitchen.db import create_engine
-from kitchen.fields import FieldError
-from kitchen.settings import Settings
+from kitchen.cli_session import with_service
 from kitchen.webhooks.models import Webhook
 from kitchen.webhooks.service import WebhookService
 
@@ -20,18 +16,7 @@ T = TypeVar("T")
 
 
 def with_webhooks(work: Callable[[WebhookService], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(Settings.from_env())
-        try:
-            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-                return await work(WebhookService(session))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except FieldError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return with_service(WebhookService, work)
 
 
 @click.group(name="webhooks", help="Status callbacks to the delivery channels' integrations.")
