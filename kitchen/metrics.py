@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kitchen.every import Every
 from kitchen.orders.models import Order
+from kitchen.webhooks.models import OutboxEvent, Webhook
 
 log = logging.getLogger("kitchen.metrics")
 
@@ -121,10 +122,12 @@ def _waiting(pool: Any) -> int:
 
 
 class _Scrape:
-    """What one scrape shows: every process's metrics, and the newest order of each brand."""
+    """What one scrape shows: every process's metrics, the newest order of each brand, and each
+    integration's webhook backlog (events pending, and since when)."""
 
-    def __init__(self, newest: dict[str, datetime], now: datetime) -> None:
+    def __init__(self, newest: dict[str, datetime], backlog: dict[str, tuple[int, datetime]], now: datetime) -> None:
         self.newest = newest
+        self.backlog = backlog
         self.now = now
 
     def collect(self) -> Iterator[Metric]:
@@ -142,6 +145,21 @@ class _Scrape:
         for brand_id, created_at in sorted(self.newest.items()):
             age.add_metric([brand_id], max((self.now - created_at).total_seconds(), 0.0))
         yield age
+        pending = GaugeMetricFamily(
+            "kitchen_webhook_backlog_events",
+            "Webhook events not yet delivered nor dead, by integration (every webhook, 0 when none).",
+            labels=["integration"],
+        )
+        oldest = GaugeMetricFamily(
+            "kitchen_webhook_backlog_oldest_seconds",
+            "Seconds since the oldest pending webhook event of each integration was written (0 when none).",
+            labels=["integration"],
+        )
+        for integration, (events, since) in sorted(self.backlog.items()):
+            pending.add_metric([integration], events)
+            oldest.add_metric([integration], max((self.now - since).total_seconds(), 0.0) if events else 0.0)
+        yield pending
+        yield oldest
 
 
 # The newest-order age covers brands with an order this recent: a range of the created_at index.
@@ -159,6 +177,25 @@ async def newest_orders(sessions: async_sessionmaker[AsyncSession], now: datetim
         return dict((await session.execute(newest)).all())
 
 
+async def webhook_backlog(sessions: async_sessionmaker[AsyncSession], now: datetime) -> dict[str, tuple[int, datetime]]:
+    """Each webhook's pending events and the oldest one's time (the outbox's pending index only)."""
+    async with sessions() as session:
+        pending = (
+            select(Webhook.integration, func.count(OutboxEvent.id), func.min(OutboxEvent.created_at))
+            .select_from(Webhook)
+            .outerjoin(
+                OutboxEvent,
+                (OutboxEvent.webhook_id == Webhook.id)
+                & OutboxEvent.delivered_at.is_(None)
+                & OutboxEvent.dead_at.is_(None),
+            )
+            .group_by(Webhook.integration)
+        )
+        return {
+            integration: (int(events), since or now) for integration, events, since in await session.execute(pending)
+        }
+
+
 @get("/metrics", include_in_schema=False)
 async def metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     """Every metric in Prometheus' text format, for a scraper that sends `KITCHEN_METRICS_TOKEN`."""
@@ -169,6 +206,6 @@ async def metrics(request: Request[Any, Any, Any], state: State) -> Response[byt
     if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         raise NotAuthorizedException("send Authorization: Bearer <KITCHEN_METRICS_TOKEN>")
     now = state.clock()
-    scrape = _Scrape(await newest_orders(state.sessions, now), now)
+    scrape = _Scrape(await newest_orders(state.sessions, now), await webhook_backlog(state.sessions, now), now)
     # As the header says, not with the charset Litestar would add to it a second time.
     return Response(generate_latest(scrape), headers={"Content-Type": CONTENT_TYPE_LATEST})

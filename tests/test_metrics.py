@@ -136,6 +136,24 @@ async def test_the_newest_order_of_each_brand_has_an_age(client: httpx.AsyncClie
     assert value(samples, "kitchen_newest_order_age_seconds", brand="brand-sushi") == 60
 
 
+async def test_the_webhook_backlog_is_counted_per_integration(
+    app: Litestar, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    from kitchen.webhooks.service import WebhookService
+
+    async with app.state.sessions() as session:
+        # Nothing listens there: the order's event stays pending (failing) while this test looks.
+        await WebhookService(session).set("test-channel", "http://127.0.0.1:9/hooks")
+    app.state.outbox.forget()
+    samples = await scrape(client)
+    assert samples[("kitchen_webhook_backlog_events", (("integration", "test-channel"),))] == 0
+    await create_order(client, brandId="brand-burgers")
+    clock.advance(45)
+    samples = await scrape(client)
+    assert value(samples, "kitchen_webhook_backlog_events", integration="test-channel") == 1
+    assert value(samples, "kitchen_webhook_backlog_oldest_seconds", integration="test-channel") == 45
+
+
 async def test_the_database_pool_is_described(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
     assert re.search(r'^kitchen_db_pool_connections\{state="in_use"\} \d', text, re.MULTILINE), text[:2000]
