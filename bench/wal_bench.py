@@ -15,8 +15,10 @@
    pg_current_wal_lsn(), pg_stat_bgwriter's buffer writes and checkpoints, and pg_stat_database's
    xact_commit, tup_inserted, tup_updated, tup_deleted for the bench database; during the run
    the bench database's connections (pg_stat_activity), every 0.2 s.
-4. Prints per request: WAL bytes, FPIs, WAL syncs (with synchronous_commit on, one fsync per
-   commit group: the WAL's IOPS), commits, rows inserted / updated.
+4. After the first and the last run, a CHECKPOINT, and the data pages it wrote (pg_stat_bgwriter.buffers_checkpoint):
+   every page the run dirtied, written once, the data files' share of the IOPS.
+5. Prints per request: WAL bytes, FPIs, WAL syncs (with synchronous_commit on, one fsync per
+   commit group: the WAL's IOPS), commits, rows inserted / updated, checkpoint pages.
 
 pg_stat_wal and the WAL position are the whole cluster's: WAL that other databases write during a
 run (a test suite next to the benchmark) would count as ours. When the pg_wal directory is
@@ -146,6 +148,7 @@ class Run:
     own: dict[str, int] | None = None
     connections_max: int = 0
     active_max: int = 0
+    checkpoint_pages: float | None = None  # data pages the CHECKPOINT right after the run wrote
     ok: bool = True
     command: str = ""
 
@@ -154,7 +157,15 @@ class Run:
 
 
 def measure(
-    args: argparse.Namespace, url: str, kind: str, phase: str, prefix: str, count: int, pid: int, db_oid: str
+    args: argparse.Namespace,
+    url: str,
+    kind: str,
+    phase: str,
+    prefix: str,
+    count: int,
+    pid: int,
+    db_oid: str,
+    checkpoint_after: bool = False,
 ) -> Run:
     host, port = api_bench.loopback(url)
     if phase == "after checkpoint":
@@ -168,6 +179,12 @@ def measure(
     sampler.join()
     time.sleep(STATS_FLUSH_SECONDS)
     after = snapshot(args)
+    own = own_wal(args, before["lsn"], after["lsn"], db_oid)  # before a checkpoint recycles the WAL
+    checkpoint_pages = None
+    if checkpoint_after:
+        # The data-file writes the run caused: a checkpoint now writes every page it dirtied, once.
+        api_bench._psql(args, args.db_name, "CHECKPOINT")
+        checkpoint_pages = snapshot(args)["buffers_checkpoint"] - after["buffers_checkpoint"]
     if kind == "post":
         written = int(api_bench._psql(args, args.db_name, f"SELECT count(*) FROM orders WHERE id LIKE '{prefix}-%'"))
     else:
@@ -182,9 +199,10 @@ def measure(
         rps=result.rps,
         p99_ms=result.p99_ms,
         delta=delta,
-        own=own_wal(args, before["lsn"], after["lsn"], db_oid),
+        own=own,
         connections_max=max((c[0] for c in sampler.counts), default=0),
         active_max=max((c[1] for c in sampler.counts), default=0),
+        checkpoint_pages=checkpoint_pages,
         ok=result.ok and result.non_2xx == 0,
         command=result.command,
     )
@@ -196,7 +214,7 @@ def measure(
 def report(runs: list[Run]) -> None:
     header = (
         f"{'run':<28} {'req/s':>6} {'written':>7} {'WAL B':>7} {'own B':>7} {'others B':>8} {'FPI':>5}"
-        f" {'syncs':>5} {'commits':>7} {'ins':>5} {'upd':>5} {'conns':>5} {'active':>6}"
+        f" {'syncs':>5} {'commits':>7} {'ins':>5} {'upd':>5} {'conns':>5} {'active':>6} {'ckpt pg':>7}"
     )
     print("\nPer request written (an order created, or an item status change):")
     print(header)
@@ -209,13 +227,15 @@ def report(runs: list[Run]) -> None:
             f"{r.kind.upper() + ' ' + r.phase:<28} {r.rps:>6.0f} {r.written:>7} {r.per('lsn_bytes'):>7.0f} {own_b}"
             f" {others} {r.per('wal_fpi'):>5.2f} {r.per('wal_sync'):>5.2f} {r.per('xact_commit'):>7.2f}"
             f" {r.per('tup_inserted'):>5.1f} {r.per('tup_updated'):>5.1f} {r.connections_max:>5} {r.active_max:>6}"
+            + (f" {r.checkpoint_pages / max(r.written, 1):>7.3f}" if r.checkpoint_pages is not None else f" {'-':>7}")
         )
     print(
         "WAL B = bytes of WAL (pg_current_wal_lsn() difference, whole cluster); own B = those of the bench"
         " database's records (pg_waldump); others B = the rest of the records (other databases, checkpoints);"
         " FPI = full-page images (pg_stat_wal.wal_fpi); syncs = WAL fsyncs (pg_stat_wal.wal_sync); commits and"
         " ins/upd = pg_stat_database of the bench database; conns/active = most connections to it seen during the"
-        " run (pg_stat_activity, all / active)."
+        " run (pg_stat_activity, all / active); ckpt pg = data pages (8 KiB) a CHECKPOINT just after the run wrote"
+        " (pg_stat_bgwriter.buffers_checkpoint): each page the run dirtied, once."
     )
     for r in runs:
         d = r.delta
@@ -279,13 +299,15 @@ def main(argv: list[str] | None = None) -> int:
         cold = f"{stamp}c"
         api_bench.seed(host, port, [f"{cold}-p-{i}" for i in range(args.patch_orders)])
         api_bench.vacuum_database(args)
-        runs.append(measure(args, url, "post", "after checkpoint", f"{cold}n", 0, proc.pid, db_oid))
+        # A checkpoint after a run would make the next one an "after checkpoint" run: only after
+        # the first (the second begins with one anyway) and the last.
+        runs.append(measure(args, url, "post", "after checkpoint", f"{cold}n", 0, proc.pid, db_oid, True))
         runs.append(measure(args, url, "patch", "after checkpoint", cold, args.patch_orders, proc.pid, db_oid))
         # Seeded after the last checkpoint: their pages have had their full-page image already.
         mid = f"{stamp}m"
         api_bench.seed(host, port, [f"{mid}-p-{i}" for i in range(args.patch_orders)])
         runs.append(measure(args, url, "post", "mid-cycle", f"{mid}n", 0, proc.pid, db_oid))
-        runs.append(measure(args, url, "patch", "mid-cycle", mid, args.patch_orders, proc.pid, db_oid))
+        runs.append(measure(args, url, "patch", "mid-cycle", mid, args.patch_orders, proc.pid, db_oid, True))
     finally:
         api_bench.stop_server(proc)
     report(runs)

@@ -42,11 +42,20 @@ class LateWatch:
         """Write order.late for each open order past its pickup time not yet told; how many."""
         now = self.clock()
         told = 0
+        # Who created each order (its first stay not from the channel's own history): one column
+        # of the same select, not a query per order.
+        creator = (
+            select(OrderStatusEvent.actor)
+            .where(OrderStatusEvent.order_id == Order.id, OrderStatusEvent.source != "channel")
+            .order_by(OrderStatusEvent.id)
+            .limit(1)
+            .scalar_subquery()
+        )
         async with self.engine.connect() as conn:
             if not await self.outbox.subscriptions(conn):
                 return 0
             rows = await conn.execute(
-                select(*ORDER_COLUMNS)
+                select(*ORDER_COLUMNS, creator.label("creator"))
                 .where(
                     Order.status.in_((OrderStatus.RECEIVED, OrderStatus.PREPARING)),
                     Order.pickup_time < now,
@@ -56,18 +65,12 @@ class LateWatch:
                 .order_by(Order.pickup_time)
                 .limit(BATCH)
             )
-            late = [order_record(row) for row in rows]
-        for order in late:
+            late = [(order_record(tuple(row)[:-1]), row.creator) for row in rows]
+        for order, created_by in late:
             try:
                 async with self.engine.begin() as conn:
                     await conn.execute(insert(LateOrder).values(order_id=order.id, at=now))
-                    creator = await conn.scalar(
-                        select(OrderStatusEvent.actor)
-                        .where(OrderStatusEvent.order_id == order.id, OrderStatusEvent.source != "channel")
-                        .order_by(OrderStatusEvent.id)
-                        .limit(1)
-                    )
-                    told += await self.outbox.order_event(conn, order, creator, now, "order.late")
+                    told += await self.outbox.order_event(conn, order, created_by, now, "order.late")
             except IntegrityError:
                 continue  # another process told it first
         if told:
